@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace LstmKernels.Internal;
+
+/// <summary>Every throw of the library lives here so that the hot methods stay small and inlinable.</summary>
+[StackTraceHidden]
+internal static class ThrowHelper
+{
+    [DoesNotReturn]
+    public static void LengthMismatch(string paramName, int actual, long expected, string what) =>
+        throw new ArgumentException(
+            $"'{paramName}' has length {actual}, expected {expected} ({what}).", paramName);
+
+    [DoesNotReturn]
+    public static void NotMultiple(string paramName, int actual, long of, string what) =>
+        throw new ArgumentException(
+            $"'{paramName}' has length {actual}, which is not a multiple of {of} ({what}).", paramName);
+
+    [DoesNotReturn]
+    public static void Overlap(string paramName, string other) =>
+        throw new ArgumentException(
+            $"'{paramName}' overlaps '{other}'. Only the documented exact in-place aliasing is allowed; partial overlap would give a wrong answer.",
+            paramName);
+
+    [DoesNotReturn]
+    public static void OutOfRange(string paramName, object? actual, string what) =>
+        throw new ArgumentOutOfRangeException(paramName, actual, $"'{paramName}' {what}.");
+
+    [DoesNotReturn]
+    public static void Argument(string paramName, string message) =>
+        throw new ArgumentException(message, paramName);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CheckLength(int actual, long expected, string paramName, string what)
+    {
+        if (actual != expected)
+        {
+            LengthMismatch(paramName, actual, expected, what);
+        }
+    }
+}
+
+/// <summary>Overlap rules shared by every kernel.</summary>
+internal static class Aliasing
+{
+    /// <summary>True when the two spans share memory but do not start at the same address with the same length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool PartiallyOverlaps(ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
+        a.Overlaps(b, out int offset) && (offset != 0 || a.Length != b.Length);
+
+    /// <summary>Throws when <paramref name="output"/> overlaps <paramref name="input"/> in any way except exact aliasing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AllowExactOnly(ReadOnlySpan<float> output, ReadOnlySpan<float> input, string outputName, string inputName)
+    {
+        if (PartiallyOverlaps(output, input))
+        {
+            ThrowHelper.Overlap(outputName, inputName);
+        }
+    }
+
+    /// <summary>Throws when <paramref name="output"/> shares any memory with <paramref name="input"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Disjoint(ReadOnlySpan<float> output, ReadOnlySpan<float> input, string outputName, string inputName)
+    {
+        if (output.Overlaps(input))
+        {
+            ThrowHelper.Overlap(outputName, inputName);
+        }
+    }
+}
