@@ -56,22 +56,23 @@ internal static class VectorMath<TOps, TVec>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Tanh(TVec x)
     {
+        // Computed on |x| and given x's sign at the end: tanh is odd, and this keeps the sign of ±0 and of tiny x.
         TVec a = TOps.Abs(x);
         TVec one = TOps.Create(1f);
 
         // |x| ≥ 0.625: tanh|x| = 1 − 2 / (e^{2|x|} + 1); Exp's clamp makes this 1 for huge |x|, never NaN.
         TVec e = Exp(TOps.Add(a, a));
-        TVec large = TOps.CopySign(TOps.Subtract(one, TOps.Divide(TOps.Create(2f), TOps.Add(e, one))), x);
+        TVec large = TOps.Subtract(one, TOps.Divide(TOps.Create(2f), TOps.Add(e, one)));
 
-        // |x| < 0.625: x + x³·P(x²) (Cephes' minimax coefficients), exact sign and full relative accuracy near 0.
-        TVec z = TOps.Multiply(x, x);
+        // |x| < 0.625: |x| + |x|³·P(x²) (Cephes' minimax coefficients), full relative accuracy near 0.
+        TVec z = TOps.Multiply(a, a);
         TVec p = TOps.Create(-5.70498872745e-3f);
         p = TOps.MultiplyAdd(p, z, TOps.Create(2.06390887954e-2f));
         p = TOps.MultiplyAdd(p, z, TOps.Create(-5.37397155531e-2f));
         p = TOps.MultiplyAdd(p, z, TOps.Create(1.33314422036e-1f));
         p = TOps.MultiplyAdd(p, z, TOps.Create(-3.33332819422e-1f));
-        TVec small = TOps.MultiplyAdd(TOps.Multiply(p, z), x, x);
+        TVec small = TOps.MultiplyAdd(TOps.Multiply(p, z), a, a);
 
-        return TOps.SelectLess(a, TOps.Create(TanhSmall), small, large);
+        return TOps.CopySign(TOps.SelectLess(a, TOps.Create(TanhSmall), small, large), x);
     }
 }
