@@ -19,6 +19,9 @@ namespace LstmKernels;
 /// </remarks>
 public sealed class LstmCell
 {
+    /// <summary>Shape text for length errors; constant so that a valid call builds no string.</summary>
+    internal const string StateShape = "[B, H] with B = x.Length / InputSize";
+
     [ThreadStatic]
     private static float[]? stepInput;
 
@@ -30,7 +33,7 @@ public sealed class LstmCell
     public LstmCell(LstmParameters parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        packed = new PackedWeights(parameters);
+        packed = new PackedWeights(parameters, nameof(parameters));
     }
 
     /// <summary>I, the number of input features.</summary>
@@ -67,11 +70,10 @@ public sealed class LstmCell
 
         int batch = x.Length / input;
         long states = (long)batch * hidden;
-        string shape = $"[B, H] with B = {batch} from 'x', H = {hidden}";
-        ThrowHelper.CheckLength(hPrev.Length, states, nameof(hPrev), shape);
-        ThrowHelper.CheckLength(cPrev.Length, states, nameof(cPrev), shape);
-        ThrowHelper.CheckLength(hNext.Length, states, nameof(hNext), shape);
-        ThrowHelper.CheckLength(cNext.Length, states, nameof(cNext), shape);
+        ThrowHelper.CheckLength(hPrev.Length, states, nameof(hPrev), StateShape);
+        ThrowHelper.CheckLength(cPrev.Length, states, nameof(cPrev), StateShape);
+        ThrowHelper.CheckLength(hNext.Length, states, nameof(hNext), StateShape);
+        ThrowHelper.CheckLength(cNext.Length, states, nameof(cNext), StateShape);
         Aliasing.AllowExactOnly(hNext, hPrev, nameof(hNext), nameof(hPrev));
         Aliasing.Disjoint(hNext, x, nameof(hNext), nameof(x));
         Aliasing.Disjoint(hNext, cPrev, nameof(hNext), nameof(cPrev));

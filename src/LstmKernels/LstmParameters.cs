@@ -37,7 +37,8 @@ public sealed class LstmParameters
 
         if (4L * hiddenSize * ((long)inputSize + hiddenSize + 1) > Array.MaxLength)
         {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, $"with inputSize {inputSize} gives more weights than one array can hold");
+            string which = inputSize > hiddenSize ? nameof(inputSize) : nameof(hiddenSize);
+            ThrowHelper.OutOfRange(which, which == nameof(inputSize) ? inputSize : hiddenSize, $"with inputSize {inputSize} and hiddenSize {hiddenSize} gives more weights than one array can hold");
         }
 
         InputSize = inputSize;
@@ -71,7 +72,7 @@ public sealed class LstmParameters
     /// <param name="biasHh"><c>bias_hh</c>, <c>[4H]</c>; empty for a model built with <c>bias=False</c>.</param>
     /// <returns>New parameters with <c>Bias = biasIh + biasHh</c>.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
-    /// <exception cref="ArgumentException">A span has the wrong length or holds NaN or ∞.</exception>
+    /// <exception cref="ArgumentException">A span has the wrong length or holds NaN or ∞, or the summed bias overflows.</exception>
     public static LstmParameters FromPyTorch(
         int inputSize, int hiddenSize, ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> biasIh, ReadOnlySpan<float> biasHh)
     {
@@ -93,7 +94,13 @@ public sealed class LstmParameters
         weightHh.CopyTo(p.weightHh);
         for (int r = 0; r < rows; r++)
         {
-            p.bias[r] = (biasIh.IsEmpty ? 0f : biasIh[r]) + (biasHh.IsEmpty ? 0f : biasHh[r]);
+            float sum = (biasIh.IsEmpty ? 0f : biasIh[r]) + (biasHh.IsEmpty ? 0f : biasHh[r]);
+            if (!float.IsFinite(sum))
+            {
+                ThrowHelper.Argument(nameof(biasHh), $"'biasIh' + 'biasHh' overflows to {sum} at index {r}; the summed bias must be finite.");
+            }
+
+            p.bias[r] = sum;
         }
 
         return p;

@@ -19,7 +19,7 @@ internal sealed class PackedWeights
     private readonly float[] buffer;
     private readonly int offset;
 
-    public PackedWeights(LstmParameters p)
+    public PackedWeights(LstmParameters p, string paramName)
     {
         Input = p.InputSize;
         Hidden = p.HiddenSize;
@@ -28,7 +28,7 @@ internal sealed class PackedWeights
         long length = (long)Panels * RowsPerPanel * RowFloats;
         if (length + Width > Array.MaxLength)
         {
-            ThrowHelper.OutOfRange(nameof(p), Hidden, "gives a packed weight buffer larger than one array can hold");
+            ThrowHelper.Argument(paramName, $"'{paramName}' (I = {Input}, H = {Hidden}) packs into {length} floats, more than one array can hold.");
         }
 
         buffer = GC.AllocateArray<float>((int)length + Width, pinned: true);

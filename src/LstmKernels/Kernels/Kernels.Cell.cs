@@ -13,7 +13,10 @@ public static partial class Kernels
     /// <param name="inputGate">i, the input gate after its sigmoid.</param>
     /// <param name="candidate">g, the candidate cell value after its tanh.</param>
     /// <param name="c">The new cell state; may be the same memory as any one input (in place).</param>
-    /// <remarks>Computed as <c>fma(f, cPrev, i·g)</c>: at most 2·2⁻²⁴·(|f·cPrev| + |i·g|) from the exact value.</remarks>
+    /// <remarks>
+    /// Computed as <c>fma(f, cPrev, i·g)</c>: at most 2·2⁻²⁴·(|f·cPrev| + |i·g|) + 1e-44 from the exact value (the
+    /// absolute term covers results in the subnormal range, where a rounding step is 2⁻¹⁴⁹).
+    /// </remarks>
     /// <exception cref="ArgumentException">The lengths differ, or <paramref name="c"/> partially overlaps an input.</exception>
     public static void CellUpdate(
         ReadOnlySpan<float> forgetGate, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> inputGate, ReadOnlySpan<float> candidate, Span<float> c)
@@ -73,7 +76,14 @@ public static partial class Kernels
     internal static void CheckCellUpdate(
         ReadOnlySpan<float> forgetGate, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> inputGate, ReadOnlySpan<float> candidate, Span<float> c)
     {
+        // When the inputs agree among themselves the output is the odd one out; otherwise the first input that
+        // differs from the output is named.
         int n = c.Length;
+        if (forgetGate.Length != n && cPrev.Length == forgetGate.Length && inputGate.Length == forgetGate.Length && candidate.Length == forgetGate.Length)
+        {
+            ThrowHelper.LengthMismatch(nameof(c), n, forgetGate.Length, "one per element of the inputs");
+        }
+
         ThrowHelper.CheckLength(forgetGate.Length, n, nameof(forgetGate), "one per element of 'c'");
         ThrowHelper.CheckLength(cPrev.Length, n, nameof(cPrev), "one per element of 'c'");
         ThrowHelper.CheckLength(inputGate.Length, n, nameof(inputGate), "one per element of 'c'");
@@ -87,6 +97,11 @@ public static partial class Kernels
     internal static void CheckHiddenUpdate(ReadOnlySpan<float> outputGate, ReadOnlySpan<float> c, Span<float> h)
     {
         int n = h.Length;
+        if (outputGate.Length != n && c.Length == outputGate.Length)
+        {
+            ThrowHelper.LengthMismatch(nameof(h), n, outputGate.Length, "one per element of the inputs");
+        }
+
         ThrowHelper.CheckLength(outputGate.Length, n, nameof(outputGate), "one per element of 'h'");
         ThrowHelper.CheckLength(c.Length, n, nameof(c), "one per element of 'h'");
         Aliasing.AllowExactOnly(h, outputGate, nameof(h), nameof(outputGate));

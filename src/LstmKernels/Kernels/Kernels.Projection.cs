@@ -164,15 +164,15 @@ internal readonly record struct ProjectionShape(int Batch, int Input, int Hidden
         }
 
         int input = weightIh.Length / rows;
-        ThrowHelper.CheckLength(weightHh.Length, (long)rows * hidden, nameof(weightHh), $"[4H, H] with H = {hidden} from 'bias'");
+        ThrowHelper.CheckLength(weightHh.Length, (long)rows * hidden, nameof(weightHh), "[4H, H] with H = bias.Length / 4");
         if (gates.Length % rows != 0)
         {
             ThrowHelper.NotMultiple(nameof(gates), gates.Length, rows, $"[B, 4H] with H = {hidden} from 'bias'");
         }
 
         int batch = gates.Length / rows;
-        ThrowHelper.CheckLength(x.Length, (long)batch * input, nameof(x), $"[B, I] with B = {batch} from 'gates', I = {input} from 'weightIh'");
-        ThrowHelper.CheckLength(h.Length, (long)batch * hidden, nameof(h), $"[B, H] with B = {batch} from 'gates', H = {hidden} from 'bias'");
+        ThrowHelper.CheckLength(x.Length, (long)batch * input, nameof(x), "[B, I] with B = gates.Length / 4H, I = weightIh.Length / 4H");
+        ThrowHelper.CheckLength(h.Length, (long)batch * hidden, nameof(h), "[B, H] with B = gates.Length / 4H, H = bias.Length / 4");
         Aliasing.Disjoint(gates, x, nameof(gates), nameof(x));
         Aliasing.Disjoint(gates, h, nameof(gates), nameof(h));
         Aliasing.Disjoint(gates, weightIh, nameof(gates), nameof(weightIh));

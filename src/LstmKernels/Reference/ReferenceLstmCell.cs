@@ -124,11 +124,10 @@ public sealed class ReferenceLstmCell
 
         int batch = x / InputSize;
         long states = (long)batch * HiddenSize;
-        string shape = $"[B, H] with B = {batch} from 'x', H = {HiddenSize}";
-        ThrowHelper.CheckLength(hPrev, states, nameof(hPrev), shape);
-        ThrowHelper.CheckLength(cPrev, states, nameof(cPrev), shape);
-        ThrowHelper.CheckLength(hNext, states, nameof(hNext), shape);
-        ThrowHelper.CheckLength(cNext, states, nameof(cNext), shape);
+        ThrowHelper.CheckLength(hPrev, states, nameof(hPrev), LstmCell.StateShape);
+        ThrowHelper.CheckLength(cPrev, states, nameof(cPrev), LstmCell.StateShape);
+        ThrowHelper.CheckLength(hNext, states, nameof(hNext), LstmCell.StateShape);
+        ThrowHelper.CheckLength(cNext, states, nameof(cNext), LstmCell.StateShape);
         return batch;
     }
 

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace LstmKernels.Benchmarks;
+
+/// <summary>
+/// The no-argument run: every standard size at batch 1 and 16, the three step routes timed with Stopwatch, the
+/// fused step's error against the reference and its allocations, as one Markdown table in well under a minute.
+/// </summary>
+internal static class QuickReport
+{
+    private static readonly int[] Batches = [1, 16];
+
+    /// <summary>Steps of one sequence over which the fused state is compared with the reference's.</summary>
+    private const int ErrorSteps = 4;
+
+    // The fast routes get a warm-up long enough for tier-1 code; the reference, 100–1000× slower, gets a short
+    // budget (at 1024x1024, batch 16, that is one warm-up call and three timed calls of ≈0.5 s).
+    private const double WarmupSeconds = 0.25;
+    private const double BudgetSeconds = 0.25;
+    private const double ReferenceWarmupSeconds = 0.1;
+    private const double ReferenceBudgetSeconds = 0.3;
+    private const double AllocationSeconds = 0.05;
+
+    public static void Run(TextWriter output)
+    {
+        var total = Stopwatch.StartNew();
+        output.WriteLine("# LstmKernels quick report");
+        output.WriteLine();
+        output.WriteLine(Machine.Describe());
+        output.WriteLine();
+        output.WriteLine(FmaPeak.Describe(WarmupSeconds, BudgetSeconds));
+        output.WriteLine();
+        output.WriteLine(
+            "Median of Stopwatch batches after warm-up; steps in place (h, c ← step(x, h, c)). Speed-ups are reference/fused " +
+            "and unfused/fused. GB/s = packed weight bytes / fused step time (batch 1). Errors: max |fused − reference| over " +
+            $"{ErrorSteps} steps of one sequence from a zero state. alloc = bytes allocated per step after warm-up, fused / unfused.");
+        output.WriteLine();
+        output.WriteLine("| I x H | B | weights | reference | fused | unfused | ref/fused | unfused/fused | GB/s | GFLOP/s | max err h | max err c | alloc B/step |");
+        output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        WarmUp();
+        foreach (CellShape shape in CellShape.Standard)
+        {
+            foreach (int batch in Batches)
+            {
+                output.WriteLine(Row(new StepModel(shape, batch)));
+                output.Flush();
+            }
+        }
+
+        output.WriteLine();
+        output.WriteLine(Invariant($"Total time {total.Elapsed.TotalSeconds:0.0} s."));
+    }
+
+    /// <summary>Gets the fast routes' shared generic code to tier 1 before the first row is timed.</summary>
+    private static void WarmUp()
+    {
+        foreach (int batch in Batches)
+        {
+            var model = new StepModel(CellShape.Standard[0], batch);
+            StepTimer.Median(model.Fused, model.NewState(), WarmupSeconds, 0);
+            StepTimer.Median(model.Unfused, model.NewState(), WarmupSeconds, 0);
+        }
+    }
+
+    private static string Row(StepModel model)
+    {
+        // The error check runs first: it is also the reference's first (tier-0 / OSR) calls.
+        (double errorH, double errorC) = MaxError(model);
+        double reference = StepTimer.Median(model.Reference, model.NewState(), ReferenceWarmupSeconds, ReferenceBudgetSeconds);
+        StepState state = model.NewState();
+        double fused = StepTimer.Median(model.Fused, state, WarmupSeconds, BudgetSeconds);
+        double allocated = StepTimer.AllocatedPerCall(model.Fused, state, fused, AllocationSeconds);
+        StepState unfusedState = model.NewState();
+        double unfused = StepTimer.Median(model.Unfused, unfusedState, WarmupSeconds, BudgetSeconds);
+        double allocatedUnfused = StepTimer.AllocatedPerCall(model.Unfused, unfusedState, unfused, AllocationSeconds);
+        long bytes = model.Cell.PackedBytes;
+        string bandwidth = model.Batch == 1 ? Invariant($"{bytes / fused / 1e9:0.0}") : "–";
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"| {model.Shape} | {model.Batch} | {Bytes(bytes)} | {Time(reference)} | {Time(fused)} | {Time(unfused)} | " +
+            $"{reference / fused:0}× | {unfused / fused:0.00}× | {bandwidth} | {model.Flops / fused / 1e9:0.0} | " +
+            $"{errorH:0.0e+0} | {errorC:0.0e+0} | {allocated:0.###} / {allocatedUnfused:0.###} |");
+    }
+
+    /// <summary>Runs the fused cell and the reference side by side over one sequence; each keeps its own state.</summary>
+    private static (double H, double C) MaxError(StepModel model)
+    {
+        StepState fused = model.NewState();
+        StepState reference = model.NewState();
+        double h = 0, c = 0;
+        for (int t = 0; t < ErrorSteps; t++)
+        {
+            Data.Fill(fused.X, 1f, seed: 100 + t);
+            fused.X.CopyTo(reference.X, 0);
+            model.Fused(fused);
+            model.Reference(reference);
+            h = Math.Max(h, MaxAbsDifference(fused.H, reference.H));
+            c = Math.Max(c, MaxAbsDifference(fused.C, reference.C));
+        }
+
+        return (h, c);
+    }
+
+    private static double MaxAbsDifference(float[] a, float[] b)
+    {
+        double max = 0;
+        for (int k = 0; k < a.Length; k++)
+        {
+            max = Math.Max(max, Math.Abs((double)a[k] - b[k]));
+        }
+
+        return max;
+    }
+
+    private static string Time(double seconds) =>
+        seconds < 1e-6 ? Invariant($"{Digits(seconds * 1e9)} ns") :
+        seconds < 1e-3 ? Invariant($"{Digits(seconds * 1e6)} µs") :
+        seconds < 1 ? Invariant($"{Digits(seconds * 1e3)} ms") :
+        Invariant($"{Digits(seconds)} s");
+
+    /// <summary>Three significant digits.</summary>
+    private static string Digits(double value) =>
+        value.ToString(value < 10 ? "0.00" : value < 100 ? "0.0" : "0", CultureInfo.InvariantCulture);
+
+    private static string Bytes(long bytes) =>
+        bytes < 1 << 20 ? Invariant($"{bytes / 1024.0:0} KiB") : Invariant($"{bytes / (1024.0 * 1024):0.0} MiB");
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

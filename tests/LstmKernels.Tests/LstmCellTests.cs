@@ -1,0 +1,496 @@
+using FsCheck.Xunit;
+using LstmKernels.Reference;
+using Xunit;
+
+namespace LstmKernels.Tests;
+
+/// <summary>
+/// LstmCell (LstmCell.cs, the packed fused step) against ReferenceLstmCell (the seed), against the PyTorch equations
+/// written here, and against the unfused kernels; aliasing, bad input, allocation and threads. Also
+/// ReferenceLstmCell's own contract.
+/// </summary>
+[Properties(Arbitrary = [typeof(Generators)], MaxTest = 120)]
+public sealed class LstmCellTests
+{
+    private static float[]? None => null;
+
+    /// <summary>The shapes of the brief × batches around the 4-row tile.</summary>
+    public static TheoryData<int, int, int> FixedShapes
+    {
+        get
+        {
+            var data = new TheoryData<int, int, int>();
+            foreach ((int input, int hidden) in (ReadOnlySpan<(int, int)>)[(3, 5), (17, 33), (300, 257), (1, 1), (16, 16), (64, 16), (8, 17)])
+            {
+                foreach (int batch in (int[])[1, 2, 4, 5, 8, 9])
+                {
+                    data.Add(input, hidden, batch);
+                }
+            }
+
+            return data;
+        }
+    }
+
+    [Property]
+    public void LstmCell_MatchesReference(CellCase t)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(t.Input, t.Hidden, t.ParameterSeed);
+        StepAndCompare(p, t.Batch, t.X.Values, t.H.Values, t.CPrev());
+    }
+
+    [Theory]
+    [MemberData(nameof(FixedShapes))]
+    public void LstmCell_MatchesReference_FixedShapes(int input, int hidden, int batch)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(input, hidden, (input * 1000) + hidden);
+        float[] x = Generators.Fill(batch * input, Dist.Unit, batch);
+        float[] h = Generators.Fill(batch * hidden, Dist.Unit, batch + 1);
+        float[] c = Array.ConvertAll(Generators.Fill(batch * hidden, Dist.Unit, batch + 2), v => 2 * v);
+        StepAndCompare(p, batch, x, h, c);
+    }
+
+    /// <summary>The fused step against GateProjection then LstmPointwise on the PyTorch layout.</summary>
+    [Property(MaxTest = 100)]
+    public void LstmCell_MatchesUnfusedRoute(CellCase t)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(t.Input, t.Hidden, t.ParameterSeed);
+        float[] x = t.X.Values, h = t.H.Values, c = t.CPrev();
+        float[] hFused = new float[h.Length], cFused = new float[c.Length];
+        new LstmCell(p).Forward(x, h, c, hFused, cFused);
+
+        float[] gates = new float[t.Batch * 4 * t.Hidden];
+        float[] hUnfused = new float[h.Length], cUnfused = new float[c.Length];
+        Kernels.GateProjection(x, h, p.WeightIh, p.WeightHh, p.Bias, gates);
+        Kernels.LstmPointwise(t.Hidden, gates, c, hUnfused, cUnfused);
+        for (int k = 0; k < h.Length; k++)
+        {
+            Check.Near(cUnfused[k], cFused[k], Tolerances.FusedVsUnfused * Tolerances.CellC(cUnfused[k]), "LstmCell c vs unfused", k);
+            Check.Near(hUnfused[k], hFused[k], Tolerances.FusedVsUnfused * Tolerances.CellH, "LstmCell h vs unfused", k);
+        }
+    }
+
+    /// <summary>20 steps feeding h and c back, in place, against the double reference carrying its own state.</summary>
+    [Theory]
+    [InlineData(3, 5, 1)]
+    [InlineData(17, 33, 5)]
+    [InlineData(64, 16, 4)]
+    [InlineData(8, 17, 9)]
+    [InlineData(1, 1, 2)]
+    public void LstmCell_Sequence_StaysWithinBound(int input, int hidden, int batch)
+    {
+        const int Steps = 20;
+        LstmParameters p = LstmParameters.CreateRandom(input, hidden, 7 + input + hidden);
+        var cell = new LstmCell(p);
+        var reference = new ReferenceLstmCell(p);
+        float[] h = new float[batch * hidden], c = new float[batch * hidden];
+        double[] hRef = new double[batch * hidden], cRef = new double[batch * hidden];
+        for (int t = 1; t <= Steps; t++)
+        {
+            float[] x = Generators.Fill(batch * input, Dist.Unit, t);
+            cell.Forward(x, h, c, h, c);
+            reference.Forward(PyTorchEquations.ToDouble(x), hRef, cRef, hRef, cRef);
+            double factor = Tolerances.SequenceFactor(t);
+            for (int k = 0; k < h.Length; k++)
+            {
+                Check.Near(cRef[k], c[k], factor * Tolerances.CellC(cRef[k]), $"step {t} c", k);
+                Check.Near(hRef[k], h[k], factor * Tolerances.CellH, $"step {t} h", k);
+            }
+        }
+
+        // The sequence actually moved the state (a cell that ignores x or h would be caught above; this
+        // guards the test itself against a degenerate all-zero run).
+        Assert.True(h.Max(Math.Abs) > 0.01f, "the state stayed near zero");
+    }
+
+    [Property(MaxTest = 100)]
+    public void LstmCell_InPlace(CellCase t)
+    {
+        var cell = new LstmCell(LstmParameters.CreateRandom(t.Input, t.Hidden, t.ParameterSeed));
+        float[] x = t.X.Values, h0 = t.H.Values, c0 = t.CPrev();
+        float[] hSep = new float[h0.Length], cSep = new float[c0.Length];
+        cell.Forward(x, h0, c0, hSep, cSep);
+
+        float[] h = (float[])h0.Clone(), c = (float[])c0.Clone();
+        cell.Forward(x, h, c, h, c);
+        Check.BitwiseEqual(hSep, h, "h, both in place");
+        Check.BitwiseEqual(cSep, c, "c, both in place");
+
+        h = (float[])h0.Clone();
+        float[] cOut = new float[c0.Length];
+        cell.Forward(x, h, c0, h, cOut);
+        Check.BitwiseEqual(hSep, h, "h in place only");
+        Check.BitwiseEqual(cSep, cOut, "c with h in place");
+
+        c = (float[])c0.Clone();
+        float[] hOut = new float[h0.Length];
+        cell.Forward(x, h0, c, hOut, c);
+        Check.BitwiseEqual(hSep, hOut, "h with c in place");
+        Check.BitwiseEqual(cSep, c, "c in place only");
+    }
+
+    /// <summary>Inputs may share memory with each other (only read); the result is that of separate copies.</summary>
+    [Fact]
+    public void LstmCell_InputsMayShareMemory()
+    {
+        const int N = 6;
+        var cell = new LstmCell(LstmParameters.CreateRandom(N, N, 3));
+        float[] v = Generators.Fill(2 * N, Dist.Unit, 4);
+        float[] h1 = new float[2 * N], c1 = new float[2 * N], h2 = new float[2 * N], c2 = new float[2 * N];
+        cell.Forward(v, v, v, h1, c1);
+        cell.Forward((float[])v.Clone(), (float[])v.Clone(), (float[])v.Clone(), h2, c2);
+        Check.BitwiseEqual(h2, h1, "h with x, hPrev, cPrev one buffer");
+        Check.BitwiseEqual(c2, c1, "c with x, hPrev, cPrev one buffer");
+    }
+
+    /// <summary>Every H in 1..40 (I = 3) and every I in 1..40 (H = 5), at batches 1, 4 and 5, with sentinels around h and c.</summary>
+    [Fact]
+    public void LstmCell_AllLengths()
+    {
+        foreach (bool varyHidden in (bool[])[true, false])
+        {
+            for (int n = 1; n <= 40; n++)
+            {
+                (int input, int hidden) = varyHidden ? (3, n) : (n, 5);
+                LstmParameters p = LstmParameters.CreateRandom(input, hidden, n);
+                foreach (int batch in (int[])[1, 4, 5])
+                {
+                    float[] x = Generators.Fill(batch * input, Dist.Unit, n);
+                    float[] h = Generators.Fill(batch * hidden, Dist.Unit, n + 1);
+                    float[] c = Generators.Fill(batch * hidden, Dist.Unit, n + 2);
+                    StepAndCompare(p, batch, x, h, c);
+                }
+            }
+        }
+    }
+
+    /// <summary>Each row of a batch is the same step as that row alone (within the bound), and a NaN stays in its row.</summary>
+    [Fact]
+    public void LstmCell_BatchRowsAreIndependent()
+    {
+        const int I = 11, H = 37, B = 9;
+        var cell = new LstmCell(LstmParameters.CreateRandom(I, H, 5));
+        float[] x = Generators.Fill(B * I, Dist.Unit, 1), h = Generators.Fill(B * H, Dist.Unit, 2), c = Generators.Fill(B * H, Dist.Unit, 3);
+        float[] hb = new float[B * H], cb = new float[B * H];
+        cell.Forward(x, h, c, hb, cb);
+        float[] h1 = new float[H], c1 = new float[H];
+        for (int b = 0; b < B; b++)
+        {
+            cell.Forward(x.AsSpan(b * I, I), h.AsSpan(b * H, H), c.AsSpan(b * H, H), h1, c1);
+            for (int j = 0; j < H; j++)
+            {
+                Check.Near(c1[j], cb[(b * H) + j], Tolerances.BatchRowVsSingle * Tolerances.CellC(c1[j]), $"row {b} c", j);
+                Check.Near(h1[j], hb[(b * H) + j], Tolerances.BatchRowVsSingle * Tolerances.CellH, $"row {b} h", j);
+            }
+        }
+
+        foreach ((string where, int row) in (ReadOnlySpan<(string, int)>)[("x", 2), ("hPrev", 5), ("cPrev", 8), ("x", 0)])
+        {
+            float[] xs = (float[])x.Clone(), hs = (float[])h.Clone(), cs = (float[])c.Clone();
+            switch (where)
+            {
+                case "x": xs[(row * I) + 3] = float.NaN; break;
+                case "hPrev": hs[(row * H) + 30] = float.NaN; break;
+                default: cs[(row * H) + 4] = float.NaN; break;
+            }
+
+            cell.Forward(xs, hs, cs, hb, cb);
+            for (int k = 0; k < B * H; k++)
+            {
+                // NaN in x or hPrev reaches every unit of its row; NaN in cPrev only its own unit.
+                bool expected = k / H == row && (where != "cPrev" || k == (row * H) + 4);
+                Assert.True(float.IsNaN(hb[k]) == expected, $"NaN in {where} of row {row}: h[{k}] = {hb[k]}");
+                Assert.True(float.IsNaN(cb[k]) == expected, $"NaN in {where} of row {row}: c[{k}] = {cb[k]}");
+            }
+        }
+    }
+
+    /// <summary>Finite inputs, however large, never give NaN; h stays in [−1, 1] and |c| ≤ |cPrev| + 1.</summary>
+    [Fact]
+    public void LstmCell_SpecialValues()
+    {
+        const int I = 7, H = 19, B = 5;
+        var cell = new LstmCell(LstmParameters.CreateRandom(I, H, 9));
+        float[] extremes = [1e30f, -1e30f, float.MaxValue, float.MinValue, 1e4f, -1e4f, 0f, -0f, float.Epsilon];
+        float[] x = new float[B * I];
+        for (int k = 0; k < x.Length; k++)
+        {
+            x[k] = extremes[k % extremes.Length];
+        }
+
+        float[] h = Generators.Fill(B * H, Dist.Unit, 1), c = Generators.Fill(B * H, Dist.Wide, 2);
+        float[] hn = new float[B * H], cn = new float[B * H];
+        cell.Forward(x, h, c, hn, cn);
+        for (int k = 0; k < hn.Length; k++)
+        {
+            Assert.True(float.IsFinite(cn[k]) && Math.Abs(cn[k]) <= Tolerances.CellStateMagnitude(c[k]), $"c[{k}] = {cn[k]} from cPrev {c[k]}");
+            Assert.True(hn[k] is >= -1f and <= 1f, $"h[{k}] = {hn[k]}");
+        }
+
+        // Zero weights and bias: every gate is σ(0) = ½ or tanh(0) = 0: c = cPrev/2, h = tanh(c)/2.
+        var zero = new LstmCell(new LstmParameters(I, H));
+        zero.Forward(x.AsSpan(0, I), h.AsSpan(0, H), c.AsSpan(0, H), hn.AsSpan(0, H), cn.AsSpan(0, H));
+        for (int j = 0; j < H; j++)
+        {
+            Assert.Equal(c[j] / 2, cn[j]);
+            Check.Near(Math.Tanh(c[j] / 2) / 2, hn[j], Tolerances.HiddenUpdate(Math.Tanh(c[j] / 2) / 2), "zero weights h", j);
+        }
+    }
+
+    [Fact]
+    public void LstmCell_CopiesParametersAndReportsShape()
+    {
+        LstmParameters p = LstmParameters.CreateRandom(13, 21, 4);
+        var cell = new LstmCell(p);
+        Assert.Equal(13, cell.InputSize);
+        Assert.Equal(21, cell.HiddenSize);
+        long weightBytes = 4L * 4 * 21 * (13 + 21 + 1);
+        Assert.InRange(cell.PackedBytes, weightBytes, 4L * 4 * (21 + 15) * (13 + 21 + 1));
+
+        float[] x = Generators.Fill(13, Dist.Unit, 1), h = Generators.Fill(21, Dist.Unit, 2), c = Generators.Fill(21, Dist.Unit, 3);
+        float[] h1 = new float[21], c1 = new float[21], h2 = new float[21], c2 = new float[21];
+        cell.Forward(x, h, c, h1, c1);
+        p.WeightIh.Fill(5f);
+        p.WeightHh.Clear();
+        p.Bias.Fill(-5f);
+        cell.Forward(x, h, c, h2, c2);
+        Check.BitwiseEqual(h1, h2, "h after the parameters changed");
+        Check.BitwiseEqual(c1, c2, "c after the parameters changed");
+
+        // A new cell sees the new weights.
+        new LstmCell(p).Forward(x, h, c, h2, c2);
+        Assert.NotEqual(h1, h2);
+    }
+
+    [Fact]
+    public void LstmCell_ThrowsOnNullParameters()
+    {
+        Check.Throws<ArgumentNullException>("parameters", () => _ = new LstmCell(null!));
+        Check.Throws<ArgumentNullException>("parameters", () => _ = new ReferenceLstmCell(null!));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LstmCell_ThrowsOnLengthMismatch(bool reference)
+    {
+        const int I = 3, H = 5, B = 2;
+        Step step = Stepper(LstmParameters.CreateRandom(I, H, 1), reference);
+        float[] x = new float[B * I], s = new float[B * H];
+        float[] hn = new float[B * H], cn = new float[B * H];
+        step(x, s, s, hn, cn);
+        step(None, None, None, None, None);
+
+        Check.Throws<ArgumentException>("x", () => step(new float[(B * I) + 1], s, s, hn, cn));
+        Check.Throws<ArgumentException>("x", () => step(new float[2], s, s, hn, cn));
+        Check.Throws<ArgumentException>("hPrev", () => step(x, new float[(B * H) - 1], s, hn, cn));
+        Check.Throws<ArgumentException>("hPrev", () => step(x, None, s, hn, cn));
+        Check.Throws<ArgumentException>("cPrev", () => step(x, s, new float[(B * H) + 1], hn, cn));
+        Check.Throws<ArgumentException>("cPrev", () => step(x, s, None, hn, cn));
+        Check.Throws<ArgumentException>("hNext", () => step(x, s, s, new float[H], cn));
+        Check.Throws<ArgumentException>("hNext", () => step(x, s, s, None, cn));
+        Check.Throws<ArgumentException>("cNext", () => step(x, s, s, hn, new float[3 * H]));
+        Check.Throws<ArgumentException>("cNext", () => step(x, s, s, hn, None));
+
+        // x sets the batch: an x for another batch size names the first state that disagrees with it.
+        Check.Throws<ArgumentException>("hPrev", () => step(new float[3 * I], s, s, hn, cn));
+        Check.Throws<ArgumentException>("hPrev", () => step(None, s, s, hn, cn));
+    }
+
+    [Fact]
+    public void LstmCell_ThrowsOnOverlap()
+    {
+        const int I = 3, H = 5, B = 2, N = B * H;
+        var cell = new LstmCell(LstmParameters.CreateRandom(I, H, 1));
+        float[] buffer = Generators.Fill(100, Dist.Unit, 1);
+        float[] before = (float[])buffer.Clone();
+        float[] x = new float[B * I], h = new float[N], c = new float[N], hn = new float[N], cn = new float[N];
+        Span<float> S(int start, int length) => buffer.AsSpan(start, length);
+        void Throws(string name, Action call) => Check.Throws<ArgumentException>(name, call);
+
+        // hNext: exactly hPrev is allowed; any other overlap is not.
+        Throws("hNext", () => cell.Forward(x, S(0, N), c, S(1, N), cn));
+        Throws("hNext", () => cell.Forward(S(0, B * I), h, c, S(B * I - 1, N), cn));
+        Throws("hNext", () => cell.Forward(S(0, B * I), h, c, S(0, N), cn));
+        Throws("hNext", () => cell.Forward(x, h, S(0, N), S(0, N), cn));
+        Throws("hNext", () => cell.Forward(x, h, S(0, N), S(5, N), cn));
+        Throws("hNext", () => cell.Forward(x, h, c, S(0, N), S(0, N)));
+        Throws("hNext", () => cell.Forward(x, h, c, S(0, N), S(N - 1, N)));
+
+        // cNext: exactly cPrev is allowed; any other overlap is not.
+        Throws("cNext", () => cell.Forward(x, h, S(0, N), hn, S(2, N)));
+        Throws("cNext", () => cell.Forward(S(0, B * I), h, c, hn, S(3, N)));
+        Throws("cNext", () => cell.Forward(x, S(0, N), c, hn, S(0, N)));
+        Throws("cNext", () => cell.Forward(x, S(0, N), c, hn, S(N - 1, N)));
+        Check.BitwiseEqual(before, buffer, "buffer after rejected calls");
+
+        // Allowed: exact in-place, inputs sharing memory, touching spans.
+        cell.Forward(x, S(0, N), S(N, N), S(0, N), S(N, N));
+        cell.Forward(S(0, B * I), S(0, N), S(0, N), S(N, N), S(2 * N, N));
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(1, true)]
+    [InlineData(16, false)]
+    [InlineData(16, true)]
+    [InlineData(5, true)]
+    public void LstmCell_DoesNotAllocate(int batch, bool inPlace)
+    {
+        const int I = 24, H = 40;
+        var cell = new LstmCell(LstmParameters.CreateRandom(I, H, 2));
+        float[] x = Generators.Fill(batch * I, Dist.Unit, 1);
+        float[] h = new float[batch * H], c = new float[batch * H], hn = new float[batch * H], cn = new float[batch * H];
+        long bytes = inPlace
+            ? Allocation.Measure(() => cell.Forward(x, h, c, h, c), iterations: 2000)
+            : Allocation.Measure(() => cell.Forward(x, h, c, hn, cn), iterations: 2000);
+        Assert.Equal(0, bytes);
+    }
+
+    /// <summary>The measurement itself sees allocations (so a 0 above means something).</summary>
+    [Fact]
+    public void Allocation_MeasureSeesAllocations()
+    {
+        object? keep = null;
+        long bytes = Allocation.Measure(() => keep = new float[4], warmUp: 10, iterations: 100);
+        Assert.True(bytes >= 100 * 16, $"measured {bytes} bytes for 100 arrays");
+        Assert.NotNull(keep);
+    }
+
+    /// <summary>
+    /// One cell, several threads, each stepping its own sequences (different batch sizes, so each thread's scratch
+    /// grows differently), started together: bitwise the same as each sequence run alone on this thread.
+    /// </summary>
+    [Fact]
+    public void LstmCell_ConcurrentStepsMatchSequential()
+    {
+        const int I = 20, H = 37, Steps = 150, Threads = 6;
+        var cell = new LstmCell(LstmParameters.CreateRandom(I, H, 11));
+        int[] batches = [1, 3, 4, 9, 1, 16];
+        float[][] expected = new float[Threads][];
+        for (int t = 0; t < Threads; t++)
+        {
+            expected[t] = RunSequence(cell, batches[t], Steps, seed: 100 * t);
+        }
+
+        float[][] got = new float[Threads][];
+        Exception?[] errors = new Exception?[Threads];
+        using var start = new Barrier(Threads);
+        var threads = new Thread[Threads];
+        for (int t = 0; t < Threads; t++)
+        {
+            int id = t;
+            threads[t] = new Thread(() =>
+            {
+                try
+                {
+                    start.SignalAndWait();
+                    got[id] = RunSequence(cell, batches[id], Steps, seed: 100 * id);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    errors[id] = e;
+                }
+            });
+            threads[t].Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            Assert.True(thread.Join(TimeSpan.FromMinutes(2)), "a stepping thread hung");
+        }
+
+        for (int t = 0; t < Threads; t++)
+        {
+            Assert.Null(errors[t]);
+            Check.BitwiseEqual(expected[t], got[t], $"thread {t} (batch {batches[t]})");
+        }
+    }
+
+    // ---------------------------------------------------------------- ReferenceLstmCell
+
+    /// <summary>The float overload is the double overload rounded once; both agree with the PyTorch equations.</summary>
+    [Property(MaxTest = 60)]
+    public void ReferenceLstmCell_FloatOverloadRoundsTheDoubleOne(CellCase t)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(t.Input, t.Hidden, t.ParameterSeed);
+        var reference = new ReferenceLstmCell(p);
+        Assert.Equal(t.Input, reference.InputSize);
+        Assert.Equal(t.Hidden, reference.HiddenSize);
+        float[] x = t.X.Values, h = t.H.Values, c = t.CPrev();
+        float[] hf = new float[h.Length], cf = new float[c.Length];
+        reference.Forward(x, h, c, hf, cf);
+        double[] hd = new double[h.Length], cd = new double[c.Length];
+        reference.Forward(PyTorchEquations.ToDouble(x), PyTorchEquations.ToDouble(h), PyTorchEquations.ToDouble(c), hd, cd);
+        for (int k = 0; k < h.Length; k++)
+        {
+            Assert.Equal((float)hd[k], hf[k]);
+            Assert.Equal((float)cd[k], cf[k]);
+        }
+
+        // In place, as the fast cell allows it.
+        reference.Forward(x, h, c, h, c);
+        Check.BitwiseEqual(hf, h, "reference h in place");
+        Check.BitwiseEqual(cf, c, "reference c in place");
+    }
+
+    [Fact]
+    public void ReferenceLstmCell_ThrowsOnLengthMismatchInDouble()
+    {
+        var reference = new ReferenceLstmCell(LstmParameters.CreateRandom(3, 5, 1));
+        double[] x = new double[6], s = new double[10];
+        Check.Throws<ArgumentException>("x", () => reference.Forward(new double[7], s, s, new double[10], new double[10]));
+        Check.Throws<ArgumentException>("hPrev", () => reference.Forward(x, new double[9], s, new double[10], new double[10]));
+        Check.Throws<ArgumentException>("cPrev", () => reference.Forward(x, s, new double[11], new double[10], new double[10]));
+        Check.Throws<ArgumentException>("hNext", () => reference.Forward(x, s, s, new double[5], new double[10]));
+        Check.Throws<ArgumentException>("cNext", () => reference.Forward(x, s, s, new double[10], []));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private delegate void Step(ReadOnlySpan<float> x, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext);
+
+    private static Step Stepper(LstmParameters p, bool reference) =>
+        reference ? new ReferenceLstmCell(p).Forward : new LstmCell(p).Forward;
+
+    /// <summary>
+    /// One step of LstmCell with sentinels around its outputs, against ReferenceLstmCell (double) within the cell
+    /// bound, and ReferenceLstmCell against the PyTorch equations written in this suite.
+    /// </summary>
+    private static void StepAndCompare(LstmParameters p, int batch, float[] x, float[] h, float[] c)
+    {
+        int n = batch * p.HiddenSize;
+        var hNext = new Guarded(n, fill: 12345f);
+        var cNext = new Guarded(n, fill: 12345f);
+        new LstmCell(p).Forward(x, h, c, hNext.Span, cNext.Span);
+        string shape = $"(B = {batch}, I = {p.InputSize}, H = {p.HiddenSize})";
+        hNext.AssertIntact("LstmCell hNext " + shape);
+        cNext.AssertIntact("LstmCell cNext " + shape);
+
+        double[] xd = PyTorchEquations.ToDouble(x), hd = PyTorchEquations.ToDouble(h), cd = PyTorchEquations.ToDouble(c);
+        double[] hRef = new double[n], cRef = new double[n], hTorch = new double[n], cTorch = new double[n];
+        new ReferenceLstmCell(p).Forward(xd, hd, cd, hRef, cRef);
+        PyTorchEquations.Step(p, batch, xd, hd, cd, hTorch, cTorch);
+        for (int k = 0; k < n; k++)
+        {
+            Assert.True(Math.Abs(hRef[k] - hTorch[k]) <= Tolerances.DoubleReferences, $"ReferenceLstmCell h[{k}] = {hRef[k]:R}, PyTorch equations {hTorch[k]:R} {shape}");
+            Assert.True(Math.Abs(cRef[k] - cTorch[k]) <= Tolerances.DoubleReferences * (1 + Math.Abs(cTorch[k])), $"ReferenceLstmCell c[{k}] = {cRef[k]:R}, PyTorch equations {cTorch[k]:R} {shape}");
+            Check.Near(cTorch[k], cNext.Span[k], Tolerances.CellC(cTorch[k]), "LstmCell c " + shape, k);
+            Check.Near(hTorch[k], hNext.Span[k], Tolerances.CellH, "LstmCell h " + shape, k);
+        }
+    }
+
+    /// <summary>A sequence of steps in place; returns the final h and c, concatenated.</summary>
+    private static float[] RunSequence(LstmCell cell, int batch, int steps, int seed)
+    {
+        int n = batch * cell.HiddenSize;
+        float[] h = new float[n], c = new float[n];
+        float[] xs = Generators.Fill(steps * batch * cell.InputSize, Dist.Unit, seed);
+        for (int t = 0; t < steps; t++)
+        {
+            cell.Forward(xs.AsSpan(t * batch * cell.InputSize, batch * cell.InputSize), h, c, h, c);
+        }
+
+        return [.. h, .. c];
+    }
+}
