@@ -5,7 +5,7 @@ namespace LstmKernels.Reference;
 /// scalar loops that accumulate in <see cref="double"/> and round once. Never optimised; use them to verify
 /// optimised code, as the tests and benchmarks of this library do.
 /// </summary>
-public static class ReferenceKernels
+public static partial class ReferenceKernels
 {
     /// <summary>Twin of <see cref="Kernels.Sigmoid"/>: <c>destination[k] = (float)(1 / (1 + Math.Exp(−x[k])))</c>.</summary>
     /// <param name="x">The inputs.</param>

@@ -13,7 +13,7 @@ namespace LstmKernels.Reference;
 /// B = 1). Equations: <c>f = σ([h, x]·W_f + b_f)</c>, <c>i = σ([h, x]·W_i + b_i)</c>, <c>C̃ = tanh([h, x]·W_C + b_C)</c>,
 /// <c>C = f⊙C_prev + i⊙C̃</c>, <c>o = σ([h, x]·W_o + b_o)</c>, <c>h = o⊙tanh(C)</c>.
 /// </remarks>
-public sealed class ReferenceLstmCell
+public sealed partial class ReferenceLstmCell
 {
     private readonly double[][] w;
     private readonly double[][] b;
