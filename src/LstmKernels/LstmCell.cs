@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
@@ -22,8 +24,17 @@ public sealed class LstmCell
     /// <summary>Shape text for length errors; constant so that a valid call builds no string.</summary>
     internal const string StateShape = "[B, H] with B = x.Length / InputSize";
 
+    /// <summary>A sequence projects at most this many floats ahead (4 MiB: stays in L2/L3 until the recurrent steps read it).</summary>
+    private const int ProjectionBudget = 1 << 20;
+
     [ThreadStatic]
     private static float[]? stepInput;
+
+    [ThreadStatic]
+    private static float[]? sequenceProjection;
+
+    [ThreadStatic]
+    private static float[]? sequenceState;
 
     private readonly PackedWeights packed;
 
@@ -101,13 +112,131 @@ public sealed class LstmCell
         }
     }
 
-    private static Span<float> StepInput(int length)
+    /// <summary>
+    /// Runs a whole sequence through the cell: T steps of B rows, time-major. The input projection
+    /// <c>x·Wᵢₕᵀ + b</c> of all steps is computed first, as one matrix-matrix pass over Wᵢₕ (it does not depend on h),
+    /// so each step only streams Wₕₕ.
+    /// </summary>
+    /// <param name="xs">Inputs <c>[T, B, I]</c>; T = <c>xs.Length / (B·I)</c>.</param>
+    /// <param name="h0">Initial hidden state <c>[B, H]</c>; its length sets B.</param>
+    /// <param name="c0">Initial cell state <c>[B, H]</c>.</param>
+    /// <param name="ys">Every hidden state <c>[T, B, H]</c> (<c>ys[t]</c> = h after step t), or empty to keep only the last.</param>
+    /// <param name="hT">Final hidden state <c>[B, H]</c>; may be the same memory as <paramref name="h0"/>.</param>
+    /// <param name="cT">Final cell state <c>[B, H]</c>; may be the same memory as <paramref name="c0"/>.</param>
+    /// <remarks>
+    /// Gives the same values as T calls of <see cref="Forward"/> up to the order of the float additions: the
+    /// input half and the recurrent half are summed separately (bound in docs/kernels.md). Zero allocation after the
+    /// first call on a thread with the largest shape; thread-safe like <see cref="Forward"/>.
+    /// </remarks>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="h0"/> is not a whole number of rows of H, <paramref name="xs"/> not a whole number of steps
+    /// of <c>[B, I]</c>, another length does not fit, or an output overlaps an input other than by the exact aliasing
+    /// above.
+    /// </exception>
+    public void ForwardSequence(ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> ys, Span<float> hT, Span<float> cT)
     {
-        float[]? buffer = stepInput;
+        int input = packed.Input;
+        int hidden = packed.Hidden;
+        if (h0.Length % hidden != 0)
+        {
+            ThrowHelper.NotMultiple(nameof(h0), h0.Length, hidden, "rows of HiddenSize");
+        }
+
+        int batch = h0.Length / hidden;
+        long step = (long)batch * input;
+        if (batch == 0 ? xs.Length != 0 : xs.Length % step != 0)
+        {
+            ThrowHelper.NotMultiple(nameof(xs), xs.Length, step, "steps of [B, I] with B = h0.Length / HiddenSize");
+        }
+
+        int steps = batch == 0 ? 0 : (int)(xs.Length / step);
+        int states = batch * hidden;
+        ThrowHelper.CheckLength(c0.Length, states, nameof(c0), "[B, H] with B = h0.Length / HiddenSize");
+        ThrowHelper.CheckLength(hT.Length, states, nameof(hT), "[B, H] with B = h0.Length / HiddenSize");
+        ThrowHelper.CheckLength(cT.Length, states, nameof(cT), "[B, H] with B = h0.Length / HiddenSize");
+        if (!ys.IsEmpty)
+        {
+            ThrowHelper.CheckLength(ys.Length, (long)steps * states, nameof(ys), "[T, B, H], or empty");
+        }
+
+        Aliasing.Disjoint(ys, xs, nameof(ys), nameof(xs));
+        Aliasing.Disjoint(ys, h0, nameof(ys), nameof(h0));
+        Aliasing.Disjoint(ys, c0, nameof(ys), nameof(c0));
+        Aliasing.Disjoint(ys, hT, nameof(ys), nameof(hT));
+        Aliasing.Disjoint(ys, cT, nameof(ys), nameof(cT));
+        Aliasing.AllowExactOnly(hT, h0, nameof(hT), nameof(h0));
+        Aliasing.Disjoint(hT, xs, nameof(hT), nameof(xs));
+        Aliasing.Disjoint(hT, c0, nameof(hT), nameof(c0));
+        Aliasing.Disjoint(hT, cT, nameof(hT), nameof(cT));
+        Aliasing.AllowExactOnly(cT, c0, nameof(cT), nameof(c0));
+        Aliasing.Disjoint(cT, xs, nameof(cT), nameof(xs));
+        Aliasing.Disjoint(cT, h0, nameof(cT), nameof(h0));
+
+        switch (Kernels.ActivePath)
+        {
+            case SimdPath.Vector512: RunSequence<Panel512, Vector512<float>>(steps, batch, xs, h0, c0, ys, hT, cT); break;
+            case SimdPath.Vector256: RunSequence<Panel256, Pair256>(steps, batch, xs, h0, c0, ys, hT, cT); break;
+            case SimdPath.Vector128: RunSequence<Panel128, Quad128>(steps, batch, xs, h0, c0, ys, hT, cT); break;
+            default: RunSequence<PanelScalar, Scalar16>(steps, batch, xs, h0, c0, ys, hT, cT); break;
+        }
+    }
+
+    private void RunSequence<TPanel, TP>(
+        int steps, int batch, ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> ys, Span<float> hT, Span<float> cT)
+        where TPanel : struct, IPanel<TP>
+        where TP : struct
+    {
+        int states = batch * packed.Hidden;
+        int stepInputs = batch * packed.Input;
+        int stepProjection = batch * packed.ProjectionFloats;
+
+        // Project a chunk of steps ahead, not the whole sequence: the buffer stays small and cache-resident.
+        int chunk = Math.Clamp(ProjectionBudget / Math.Max(stepProjection, 1), 1, Math.Max(steps, 1));
+        Span<float> projection = Scratch(ref sequenceProjection, chunk * stepProjection);
+
+        // The recurrent step reads all of hPrev for every panel, so h ping-pongs between two buffers; c is updated
+        // in place (each unit reads only its own previous value).
+        Span<float> state = Scratch(ref sequenceState, 2 * states);
+        Span<float> hPrev = state[..states];
+        Span<float> hNext = state[states..];
+        h0.CopyTo(hPrev);
+        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(cT), ref MemoryMarshal.GetReference(c0)))
+        {
+            c0.CopyTo(cT);
+        }
+
+        for (int t0 = 0; t0 < steps; t0 += chunk)
+        {
+            int count = Math.Min(chunk, steps - t0);
+            Span<float> chunkProjection = projection[..(count * stepProjection)];
+            FusedStep<TPanel, TP>.Project(packed, count * batch, xs.Slice(t0 * stepInputs, count * stepInputs), chunkProjection);
+            for (int t = 0; t < count; t++)
+            {
+                FusedStep<TPanel, TP>.Recurrent(packed, batch, chunkProjection.Slice(t * stepProjection, stepProjection), hPrev, cT, hNext, cT);
+                if (!ys.IsEmpty)
+                {
+                    hNext.CopyTo(ys.Slice((t0 + t) * states, states));
+                }
+
+                Span<float> swap = hPrev;
+                hPrev = hNext;
+                hNext = swap;
+            }
+        }
+
+        hPrev.CopyTo(hT);
+    }
+
+    private static Span<float> StepInput(int length) => Scratch(ref stepInput, length);
+
+    /// <summary>A per-thread buffer of at least <paramref name="length"/> floats; grows, never shrinks.</summary>
+    private static Span<float> Scratch(ref float[]? field, int length)
+    {
+        float[]? buffer = field;
         if (buffer is null || buffer.Length < length)
         {
             // Grows once per thread to the largest step seen; steady-state steps allocate nothing.
-            stepInput = buffer = new float[Math.Max(length, 256)];
+            field = buffer = new float[Math.Max(length, 256)];
         }
 
         return buffer.AsSpan(0, length);

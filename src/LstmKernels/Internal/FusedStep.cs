@@ -31,52 +31,117 @@ internal static class FusedStep<TPanel, TP>
     public static void Run(PackedWeights w, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
     {
         int k = w.Input + w.Hidden;
-        int hidden = w.Hidden;
-        Debug.Assert(v.Length == batch * k && cPrev.Length == batch * hidden && hNext.Length == batch * hidden);
+        Debug.Assert(v.Length == batch * k && cPrev.Length == batch * w.Hidden && hNext.Length == batch * w.Hidden);
         Span<float> z = stackalloc float[Tile * Row];
-        ref float rz = ref MemoryMarshal.GetReference(z);
-        ref float packed = ref w.Start;
-        ref float rv = ref MemoryMarshal.GetReference(v);
         for (int p = 0; p < w.Panels; p++)
         {
-            ref float panel = ref Unsafe.Add(ref packed, p * w.PanelFloats);
-            int unit = p * W;
-            int units = Math.Min(W, hidden - unit);
-            int b = 0;
+            ref float panel = ref w.Panel(p);
+            Step(w, p, batch, ref panel, 0, ref Unsafe.Add(ref panel, Row), k, v, cPrev, hNext, cNext, z);
+        }
+    }
 
-            // With one vector per panel there are registers for four batch rows (16 accumulators): each loaded
-            // weight vector then feeds four FMAs.
+    /// <summary>
+    /// The input half of a sequence: for each of <paramref name="rows"/> input rows of <paramref name="xs"/> (I floats
+    /// each), the 4·16 pre-activations <c>bias + x·Wᵢₕᵀ</c> of every panel, into <paramref name="projection"/> laid out
+    /// <c>[row][panel][64]</c>. Four rows share each loaded weight vector on the one-vector path.
+    /// </summary>
+    public static void Project(PackedWeights w, int rows, ReadOnlySpan<float> xs, Span<float> projection)
+    {
+        int input = w.Input;
+        int rowStride = w.ProjectionFloats;
+        Debug.Assert(xs.Length == rows * input && projection.Length == rows * rowStride);
+        ref float rx = ref MemoryMarshal.GetReference(xs);
+        ref float rp = ref MemoryMarshal.GetReference(projection);
+        for (int p = 0; p < w.Panels; p++)
+        {
+            ref float panel = ref w.Panel(p);
+            ref float weights = ref Unsafe.Add(ref panel, Row);
+            ref float out0 = ref Unsafe.Add(ref rp, p * Row);
+            int r = 0;
             if (TPanel.Vectors == 1)
             {
-                for (; b <= batch - Tile; b += Tile)
+                for (; r <= rows - Tile; r += Tile)
                 {
-                    Accumulate4(ref panel, ref Unsafe.Add(ref rv, b * k), k, ref rz);
-                    for (int r = 0; r < Tile; r++)
-                    {
-                        int at = (b + r) * hidden;
-                        Finish(ref Unsafe.Add(ref rz, r * Row), unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
-                    }
+                    Accumulate4(ref panel, 0, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
                 }
             }
 
-            for (; b < batch; b++)
+            for (; r < rows; r++)
             {
-                Accumulate1(ref panel, ref Unsafe.Add(ref rv, b * k), k, ref rz);
-                int at = b * hidden;
-                Finish(ref rz, unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
+                Accumulate1(ref panel, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride));
             }
         }
     }
 
-    /// <summary>The gate pre-activations of one panel for one row, into <c>z[0..64)</c> (i, f, g, o).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Accumulate1(ref float panel, ref float v, int k, ref float z)
+    /// <summary>
+    /// The recurrent half of a sequence step: pre-activations start from <paramref name="projection"/> (this step's
+    /// rows of <see cref="Project"/>) and add <c>hPrev·Wₕₕᵀ</c>; then the pointwise stage. <paramref name="hNext"/>
+    /// must not overlap <paramref name="hPrev"/>, which every panel reads whole.
+    /// </summary>
+    [SkipLocalsInit]
+    public static void Recurrent(
+        PackedWeights w, int batch, ReadOnlySpan<float> projection, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
     {
-        TP ai = TPanel.Load(ref panel);
-        TP af = TPanel.Load(ref Unsafe.Add(ref panel, W));
-        TP ag = TPanel.Load(ref Unsafe.Add(ref panel, 2 * W));
-        TP ao = TPanel.Load(ref Unsafe.Add(ref panel, 3 * W));
-        ref float rows = ref Unsafe.Add(ref panel, Row);
+        Debug.Assert(projection.Length == batch * w.ProjectionFloats && hPrev.Length == batch * w.Hidden && !hNext.Overlaps(hPrev));
+        Span<float> z = stackalloc float[Tile * Row];
+        ref float rp = ref MemoryMarshal.GetReference(projection);
+        int skip = (1 + w.Input) * Row;
+        for (int p = 0; p < w.Panels; p++)
+        {
+            Step(w, p, batch, ref Unsafe.Add(ref rp, p * Row), w.ProjectionFloats, ref Unsafe.Add(ref w.Panel(p), skip), w.Hidden, hPrev, cPrev, hNext, cNext, z);
+        }
+    }
+
+    /// <summary>
+    /// One panel of a step for every row: accumulate K weight rows onto the initial values (the bias row when
+    /// <paramref name="initStride"/> is 0, else one 64-float row per batch row), then the pointwise stage.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step(
+        PackedWeights w, int p, int batch, ref float init, int initStride, ref float weights, int k,
+        ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext, Span<float> z)
+    {
+        int hidden = w.Hidden;
+        int unit = p * W;
+        int units = Math.Min(W, hidden - unit);
+        ref float rv = ref MemoryMarshal.GetReference(v);
+        ref float rz = ref MemoryMarshal.GetReference(z);
+        int b = 0;
+
+        // With one vector per panel there are registers for four batch rows (16 accumulators): each loaded weight
+        // vector then feeds four FMAs.
+        if (TPanel.Vectors == 1)
+        {
+            for (; b <= batch - Tile; b += Tile)
+            {
+                Accumulate4(ref Unsafe.Add(ref init, b * initStride), initStride, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
+                for (int r = 0; r < Tile; r++)
+                {
+                    int at = (b + r) * hidden;
+                    Finish(ref Unsafe.Add(ref rz, r * Row), unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
+                }
+            }
+        }
+
+        for (; b < batch; b++)
+        {
+            Accumulate1(ref Unsafe.Add(ref init, b * initStride), ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz);
+            int at = b * hidden;
+            Finish(ref rz, unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
+        }
+    }
+
+    /// <summary>
+    /// <c>z[0..64) = init[0..64) + Σⱼ v[j]·rows[j]</c> for one batch row: the four gates (i, f, g, o) of one panel,
+    /// over K weight rows of 64 floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Accumulate1(ref float init, ref float rows, ref float v, int k, ref float z)
+    {
+        TP ai = TPanel.Load(ref init);
+        TP af = TPanel.Load(ref Unsafe.Add(ref init, W));
+        TP ag = TPanel.Load(ref Unsafe.Add(ref init, 2 * W));
+        TP ao = TPanel.Load(ref Unsafe.Add(ref init, 3 * W));
         int j = 0;
         if (TPanel.Vectors == 1)
         {
@@ -114,22 +179,27 @@ internal static class FusedStep<TPanel, TP>
             ao = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref r0, 3 * W)), ao);
         }
 
-        TPanel.Store(ai, ref z);
-        TPanel.Store(af, ref Unsafe.Add(ref z, W));
-        TPanel.Store(ag, ref Unsafe.Add(ref z, 2 * W));
-        TPanel.Store(ao, ref Unsafe.Add(ref z, 3 * W));
+        Store4(ai, af, ag, ao, ref z);
     }
 
-    /// <summary>The pre-activations of one panel for four rows (row stride K in v), into <c>z[r·64 ..]</c>.</summary>
+    /// <summary>
+    /// <see cref="Accumulate1"/> for four batch rows at once (v rows K apart, init rows <paramref name="initStride"/>
+    /// apart, z rows <paramref name="zStride"/> apart): each weight vector is loaded once for four rows.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Accumulate4(ref float panel, ref float v, int k, ref float z)
+    private static void Accumulate4(ref float init, int initStride, ref float rows, ref float v, int k, ref float z, int zStride)
     {
-        TP i0 = TPanel.Load(ref panel), f0 = TPanel.Load(ref Unsafe.Add(ref panel, W));
-        TP g0 = TPanel.Load(ref Unsafe.Add(ref panel, 2 * W)), o0 = TPanel.Load(ref Unsafe.Add(ref panel, 3 * W));
-        TP i1 = i0, f1 = f0, g1 = g0, o1 = o0;
-        TP i2 = i0, f2 = f0, g2 = g0, o2 = o0;
-        TP i3 = i0, f3 = f0, g3 = g0, o3 = o0;
-        ref float rows = ref Unsafe.Add(ref panel, Row);
+        ref float init1 = ref Unsafe.Add(ref init, initStride);
+        ref float init2 = ref Unsafe.Add(ref init, 2 * initStride);
+        ref float init3 = ref Unsafe.Add(ref init, 3 * initStride);
+        TP i0 = TPanel.Load(ref init), f0 = TPanel.Load(ref Unsafe.Add(ref init, W));
+        TP g0 = TPanel.Load(ref Unsafe.Add(ref init, 2 * W)), o0 = TPanel.Load(ref Unsafe.Add(ref init, 3 * W));
+        TP i1 = TPanel.Load(ref init1), f1 = TPanel.Load(ref Unsafe.Add(ref init1, W));
+        TP g1 = TPanel.Load(ref Unsafe.Add(ref init1, 2 * W)), o1 = TPanel.Load(ref Unsafe.Add(ref init1, 3 * W));
+        TP i2 = TPanel.Load(ref init2), f2 = TPanel.Load(ref Unsafe.Add(ref init2, W));
+        TP g2 = TPanel.Load(ref Unsafe.Add(ref init2, 2 * W)), o2 = TPanel.Load(ref Unsafe.Add(ref init2, 3 * W));
+        TP i3 = TPanel.Load(ref init3), f3 = TPanel.Load(ref Unsafe.Add(ref init3, W));
+        TP g3 = TPanel.Load(ref Unsafe.Add(ref init3, 2 * W)), o3 = TPanel.Load(ref Unsafe.Add(ref init3, 3 * W));
         ref float v1 = ref Unsafe.Add(ref v, k);
         ref float v2 = ref Unsafe.Add(ref v, 2 * k);
         ref float v3 = ref Unsafe.Add(ref v, 3 * k);
@@ -163,9 +233,9 @@ internal static class FusedStep<TPanel, TP>
         }
 
         Store4(i0, f0, g0, o0, ref z);
-        Store4(i1, f1, g1, o1, ref Unsafe.Add(ref z, Row));
-        Store4(i2, f2, g2, o2, ref Unsafe.Add(ref z, 2 * Row));
-        Store4(i3, f3, g3, o3, ref Unsafe.Add(ref z, 3 * Row));
+        Store4(i1, f1, g1, o1, ref Unsafe.Add(ref z, zStride));
+        Store4(i2, f2, g2, o2, ref Unsafe.Add(ref z, 2 * zStride));
+        Store4(i3, f3, g3, o3, ref Unsafe.Add(ref z, 3 * zStride));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

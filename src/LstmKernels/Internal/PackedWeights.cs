@@ -73,7 +73,11 @@ internal sealed class PackedWeights
     /// <summary>Bytes the step streams from memory: the whole packed buffer.</summary>
     public long Bytes => (long)Panels * PanelFloats * sizeof(float);
 
-    public ref float Start => ref buffer[offset];
+    /// <summary>Floats of one row of a sequence's input projection: 64 pre-activations per panel.</summary>
+    public int ProjectionFloats => Panels * RowFloats;
+
+    /// <summary>The first float of panel <paramref name="p"/> (its bias row).</summary>
+    public ref float Panel(int p) => ref buffer[offset + (p * PanelFloats)];
 
     private static unsafe int AlignmentOffset(float[] pinned)
     {

@@ -1,0 +1,214 @@
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using LstmKernels.Reference;
+
+namespace LstmKernels.Tests;
+
+/// <summary>One sequence's inputs: shapes, the parameters' seed, and data at the cell tolerance's scale.</summary>
+public sealed record SequenceCase(int Steps, int Batch, int Input, int Hidden, int ParameterSeed, Data Xs, Data H0, Data C0);
+
+/// <summary>FsCheck generators for <see cref="ForwardSequenceTests"/>.</summary>
+public static class SequenceGenerators
+{
+    /// <summary>T around 0, 1 and small lengths; the other shapes as for one step.</summary>
+    public static Arbitrary<SequenceCase> SequenceCases() =>
+        Arb.From(
+            from steps in Gen.Elements(0, 1, 2, 3, 5, 8, 13)
+            from input in Generators.Size
+            from hidden in Generators.Size
+            from batch in Gen.Elements(0, 1, 2, 3, 4, 5, 7, 8, 9)
+            from parameterSeed in Generators.Seed
+            from xs in Generators.Floats(steps * batch * input, Gen.Constant(Dist.Unit))
+            from h0 in Generators.Floats(batch * hidden, Gen.Constant(Dist.Unit))
+            from c0 in Generators.Floats(batch * hidden, Gen.Constant(Dist.Unit))
+            select new SequenceCase(steps, batch, input, hidden, parameterSeed, xs, h0, c0));
+}
+
+/// <summary>
+/// LstmCell.ForwardSequence (LstmCell.cs; FusedStep.Project and FusedStep.Recurrent): against the seed's reference
+/// stepped T times in double, against T calls of Forward, in place, chunked, bad input, allocation and threads.
+/// </summary>
+[Properties(Arbitrary = [typeof(SequenceGenerators)], MaxTest = 100)]
+public sealed class ForwardSequenceTests
+{
+    [Property]
+    public void ForwardSequence_MatchesReference(SequenceCase t)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(t.Input, t.Hidden, t.ParameterSeed);
+        int states = t.Batch * t.Hidden;
+        float[] ys = new float[t.Steps * states], hT = new float[states], cT = new float[states];
+        new LstmCell(p).ForwardSequence(t.Xs.Values, t.H0.Values, t.C0.Values, ys, hT, cT);
+
+        var reference = new ReferenceLstmCell(p);
+        double[] h = PyTorchEquations.ToDouble(t.H0.Values), c = PyTorchEquations.ToDouble(t.C0.Values);
+        for (int s = 0; s < t.Steps; s++)
+        {
+            double[] x = PyTorchEquations.ToDouble(t.Xs.Values.AsSpan(s * t.Batch * t.Input, t.Batch * t.Input));
+            reference.Forward(x, h, c, h, c);
+            double factor = Tolerances.SequenceFactor(s + 1);
+            for (int k = 0; k < states; k++)
+            {
+                Check.Near(h[k], ys[(s * states) + k], factor * Tolerances.CellH, $"ys[{s}]", k);
+            }
+        }
+
+        double last = Tolerances.SequenceFactor(Math.Max(t.Steps, 1));
+        for (int k = 0; k < states; k++)
+        {
+            Check.Near(h[k], hT[k], last * Tolerances.CellH, "hT", k);
+            Check.Near(c[k], cT[k], last * Tolerances.CellC(c[k]), "cT", k);
+        }
+    }
+
+    /// <summary>
+    /// Long enough that the input projection is computed in several chunks (its budget is 2²⁰ floats: here
+    /// 16 rows × 64 floats a step, so 1024 steps a chunk), against Forward stepped 1100 times.
+    /// </summary>
+    [Fact]
+    public void ForwardSequence_Chunked_MatchesStepping()
+    {
+        const int Steps = 1100, Batch = 16, Input = 3, Hidden = 16;
+        LstmParameters p = LstmParameters.CreateRandom(Input, Hidden, 5);
+        var cell = new LstmCell(p);
+        float[] xs = Generators.Fill(Steps * Batch * Input, Dist.Unit, 11);
+        float[] h0 = Generators.Fill(Batch * Hidden, Dist.Unit, 12), c0 = Generators.Fill(Batch * Hidden, Dist.Unit, 13);
+        float[] ys = new float[Steps * Batch * Hidden], hT = new float[Batch * Hidden], cT = new float[Batch * Hidden];
+        cell.ForwardSequence(xs, h0, c0, ys, hT, cT);
+
+        float[] h = (float[])h0.Clone(), c = (float[])c0.Clone();
+        for (int s = 0; s < Steps; s++)
+        {
+            cell.Forward(xs.AsSpan(s * Batch * Input, Batch * Input), h, c, h, c);
+
+            // Both routes are within the per-step bound of the exact sequence; 20 steps of error at most, since
+            // these contractive weights forget older rounding (measured: below 2e-7 throughout).
+            for (int k = 0; k < h.Length; k++)
+            {
+                Check.Near(h[k], ys[(s * h.Length) + k], 20 * Tolerances.FusedVsUnfused * Tolerances.CellH, $"ys[{s}]", k);
+            }
+        }
+
+        Check.BitwiseEqual(ys.AsSpan((Steps - 1) * h.Length), hT, "hT = ys[T − 1]");
+        for (int k = 0; k < c.Length; k++)
+        {
+            Check.Near(c[k], cT[k], 20 * Tolerances.FusedVsUnfused * Tolerances.CellC(c[k]), "cT", k);
+        }
+    }
+
+    [Theory]
+    [InlineData(5, 3, 5, 1)]
+    [InlineData(7, 17, 33, 4)]
+    [InlineData(3, 64, 16, 9)]
+    public void ForwardSequence_InPlaceAndWithoutYs_GiveTheSameBits(int steps, int input, int hidden, int batch)
+    {
+        var cell = new LstmCell(LstmParameters.CreateRandom(input, hidden, 3));
+        float[] xs = Generators.Fill(steps * batch * input, Dist.Unit, 1);
+        float[] h0 = Generators.Fill(batch * hidden, Dist.Unit, 2), c0 = Generators.Fill(batch * hidden, Dist.Unit, 3);
+        float[] ys = new float[steps * batch * hidden], hT = new float[h0.Length], cT = new float[c0.Length];
+        cell.ForwardSequence(xs, h0, c0, ys, hT, cT);
+
+        float[] h = (float[])h0.Clone(), c = (float[])c0.Clone();
+        cell.ForwardSequence(xs, h, c, [], h, c);
+        Check.BitwiseEqual(hT, h, "in place, no ys: h");
+        Check.BitwiseEqual(cT, c, "in place, no ys: c");
+        Check.BitwiseEqual(ys.AsSpan((steps - 1) * h0.Length), hT, "hT = ys[T − 1]");
+    }
+
+    [Fact]
+    public void ForwardSequence_ZeroStepsOrRows_CopiesTheState()
+    {
+        var cell = new LstmCell(LstmParameters.CreateRandom(3, 5, 1));
+        float[] h0 = Generators.Fill(10, Dist.Unit, 1), c0 = Generators.Fill(10, Dist.Unit, 2);
+        float[] hT = new float[10], cT = new float[10];
+        cell.ForwardSequence([], h0, c0, [], hT, cT);
+        Check.BitwiseEqual(h0, hT, "T = 0: hT = h0");
+        Check.BitwiseEqual(c0, cT, "T = 0: cT = c0");
+
+        cell.ForwardSequence([], [], [], [], [], []);
+        Check.Throws<ArgumentException>("xs", () => cell.ForwardSequence(new float[3], [], [], [], [], []));
+    }
+
+    [Fact]
+    public void ForwardSequence_ThrowsOnBadLengths()
+    {
+        var cell = new LstmCell(LstmParameters.CreateRandom(3, 5, 1));
+        float[] xs = new float[4 * 2 * 3], h0 = new float[10], c0 = new float[10], ys = new float[4 * 10], hT = new float[10], cT = new float[10];
+        Check.Throws<ArgumentException>("h0", () => cell.ForwardSequence(xs, new float[9], c0, ys, hT, cT));
+        Check.Throws<ArgumentException>("xs", () => cell.ForwardSequence(new float[25], h0, c0, ys, hT, cT));
+        Check.Throws<ArgumentException>("c0", () => cell.ForwardSequence(xs, h0, new float[5], ys, hT, cT));
+        Check.Throws<ArgumentException>("c0", () => cell.ForwardSequence(xs, h0, null, ys, hT, cT));
+        Check.Throws<ArgumentException>("hT", () => cell.ForwardSequence(xs, h0, c0, ys, new float[11], cT));
+        Check.Throws<ArgumentException>("cT", () => cell.ForwardSequence(xs, h0, c0, ys, hT, new float[5]));
+        Check.Throws<ArgumentException>("ys", () => cell.ForwardSequence(xs, h0, c0, new float[30], hT, cT));
+    }
+
+    [Fact]
+    public void ForwardSequence_ThrowsOnOverlap()
+    {
+        var cell = new LstmCell(LstmParameters.CreateRandom(3, 5, 1));
+        float[] xs = new float[2 * 2 * 3], h0 = new float[10], c0 = new float[10], hT = new float[10], cT = new float[10];
+        float[] big = new float[100];
+        Check.Throws<ArgumentException>("ys", () => cell.ForwardSequence(xs, h0, c0, big.AsSpan(0, 20), big.AsSpan(15, 10), cT));
+        Check.Throws<ArgumentException>("ys", () => cell.ForwardSequence(big.AsSpan(0, 12), h0, c0, big.AsSpan(10, 20), hT, cT));
+        Check.Throws<ArgumentException>("hT", () => cell.ForwardSequence(xs, big.AsSpan(0, 10), c0, [], big.AsSpan(1, 10), cT));
+        Check.Throws<ArgumentException>("hT", () => cell.ForwardSequence(xs, h0, c0, [], big.AsSpan(0, 10), big.AsSpan(5, 10)));
+        Check.Throws<ArgumentException>("cT", () => cell.ForwardSequence(xs, h0, big.AsSpan(0, 10), [], hT, big.AsSpan(2, 10)));
+        Check.Throws<ArgumentException>("cT", () => cell.ForwardSequence(big.AsSpan(0, 12), h0, c0, [], hT, big.AsSpan(11, 10)));
+        Check.Throws<ArgumentException>("hT", () => cell.ForwardSequence(xs, h0, c0, [], c0, cT));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(16)]
+    public void ForwardSequence_DoesNotAllocate(int batch)
+    {
+        var cell = new LstmCell(LstmParameters.CreateRandom(24, 40, 2));
+        float[] xs = Generators.Fill(8 * batch * 24, Dist.Unit, 1);
+        float[] h = new float[batch * 40], c = new float[batch * 40], ys = new float[8 * batch * 40];
+        Assert.Equal(0, Allocation.Measure(() => cell.ForwardSequence(xs, h, c, ys, h, c), warmUp: 50, iterations: 500));
+    }
+
+    [Fact]
+    public void ForwardSequence_FromSeveralThreads_MatchesSequentialBitwise()
+    {
+        const int Threads = 4, Steps = 30, Batch = 3, Input = 9, Hidden = 20;
+        var cell = new LstmCell(LstmParameters.CreateRandom(Input, Hidden, 9));
+        float[][] xs = new float[Threads][], alone = new float[Threads][], together = new float[Threads][];
+        for (int k = 0; k < Threads; k++)
+        {
+            xs[k] = Generators.Fill(Steps * Batch * Input, Dist.Unit, 100 + k);
+            alone[k] = new float[Steps * Batch * Hidden];
+            together[k] = new float[Steps * Batch * Hidden];
+            cell.ForwardSequence(xs[k], new float[Batch * Hidden], new float[Batch * Hidden], alone[k], new float[Batch * Hidden], new float[Batch * Hidden]);
+        }
+
+        var threads = new Thread[Threads];
+        for (int k = 0; k < Threads; k++)
+        {
+            int id = k;
+            threads[k] = new Thread(() =>
+            {
+                for (int repeat = 0; repeat < 20; repeat++)
+                {
+                    cell.ForwardSequence(xs[id], new float[Batch * Hidden], new float[Batch * Hidden], together[id], new float[Batch * Hidden], new float[Batch * Hidden]);
+                }
+            });
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        for (int k = 0; k < Threads; k++)
+        {
+            Check.BitwiseEqual(alone[k], together[k], $"thread {k}");
+        }
+    }
+}
