@@ -35,8 +35,11 @@ internal interface ISimd<TVec>
     /// <summary><c>a·b + c</c>.</summary>
     static abstract TVec MultiplyAdd(TVec a, TVec b, TVec c);
 
-    /// <summary>Clamps to [min, max]; NaN stays NaN.</summary>
-    static abstract TVec Clamp(TVec value, TVec min, TVec max);
+    /// <summary>Clamps to [min, max] with the hardware's min/max; what NaN gives is unspecified (see <see cref="KeepNaN"/>).</summary>
+    static abstract TVec ClampNative(TVec value, TVec min, TVec max);
+
+    /// <summary><paramref name="result"/> where <paramref name="x"/> is a number, NaN where it is NaN.</summary>
+    static abstract TVec KeepNaN(TVec x, TVec result);
 
     static abstract TVec Abs(TVec value);
 
@@ -44,7 +47,7 @@ internal interface ISimd<TVec>
 
     static abstract TVec RoundToNearest(TVec value);
 
-    /// <summary>2ⁿ for each lane, where n is a whole number in [−126, 127] held as a float.</summary>
+    /// <summary>2ⁿ for each lane, where n is a whole number in [−126, 127] held as a float (anything for other n).</summary>
     static abstract TVec Pow2(TVec wholeNumber);
 
     /// <summary>Lane-wise <c>a &lt; b ? whenTrue : whenFalse</c>.</summary>
@@ -83,8 +86,12 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
         Vector512.MultiplyAddEstimate(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Clamp(Vector512<float> value, Vector512<float> min, Vector512<float> max) =>
-        Vector512.Clamp(value, min, max);
+    public static Vector512<float> ClampNative(Vector512<float> value, Vector512<float> min, Vector512<float> max) =>
+        Vector512.MinNative(Vector512.MaxNative(value, min), max);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> KeepNaN(Vector512<float> x, Vector512<float> result) =>
+        Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Abs(Vector512<float> value) => Vector512.Abs(value);
@@ -98,7 +105,7 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Pow2(Vector512<float> wholeNumber) =>
-        Vector512.ShiftLeft(Vector512.ConvertToInt32(wholeNumber) + Vector512.Create(127), 23).AsSingle();
+        Vector512.ShiftLeft(Vector512.ConvertToInt32Native(wholeNumber) + Vector512.Create(127), 23).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> SelectLess(Vector512<float> a, Vector512<float> b, Vector512<float> whenTrue, Vector512<float> whenFalse) =>
@@ -138,8 +145,12 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
         Vector256.MultiplyAddEstimate(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Clamp(Vector256<float> value, Vector256<float> min, Vector256<float> max) =>
-        Vector256.Clamp(value, min, max);
+    public static Vector256<float> ClampNative(Vector256<float> value, Vector256<float> min, Vector256<float> max) =>
+        Vector256.MinNative(Vector256.MaxNative(value, min), max);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> KeepNaN(Vector256<float> x, Vector256<float> result) =>
+        Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Abs(Vector256<float> value) => Vector256.Abs(value);
@@ -153,7 +164,7 @@ internal readonly struct Simd256 : ISimd<Vector256<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Pow2(Vector256<float> wholeNumber) =>
-        Vector256.ShiftLeft(Vector256.ConvertToInt32(wholeNumber) + Vector256.Create(127), 23).AsSingle();
+        Vector256.ShiftLeft(Vector256.ConvertToInt32Native(wholeNumber) + Vector256.Create(127), 23).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> SelectLess(Vector256<float> a, Vector256<float> b, Vector256<float> whenTrue, Vector256<float> whenFalse) =>
@@ -193,8 +204,12 @@ internal readonly struct Simd128 : ISimd<Vector128<float>>
         Vector128.MultiplyAddEstimate(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Clamp(Vector128<float> value, Vector128<float> min, Vector128<float> max) =>
-        Vector128.Clamp(value, min, max);
+    public static Vector128<float> ClampNative(Vector128<float> value, Vector128<float> min, Vector128<float> max) =>
+        Vector128.MinNative(Vector128.MaxNative(value, min), max);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> KeepNaN(Vector128<float> x, Vector128<float> result) =>
+        Vector128.ConditionalSelect(Vector128.Equals(x, x), result, x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Abs(Vector128<float> value) => Vector128.Abs(value);
@@ -208,7 +223,7 @@ internal readonly struct Simd128 : ISimd<Vector128<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Pow2(Vector128<float> wholeNumber) =>
-        Vector128.ShiftLeft(Vector128.ConvertToInt32(wholeNumber) + Vector128.Create(127), 23).AsSingle();
+        Vector128.ShiftLeft(Vector128.ConvertToInt32Native(wholeNumber) + Vector128.Create(127), 23).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> SelectLess(Vector128<float> a, Vector128<float> b, Vector128<float> whenTrue, Vector128<float> whenFalse) =>
@@ -248,7 +263,10 @@ internal readonly struct SimdScalar : ISimd<float>
     public static float MultiplyAdd(float a, float b, float c) => float.MultiplyAddEstimate(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Clamp(float value, float min, float max) => float.IsNaN(value) ? value : Math.Clamp(value, min, max);
+    public static float ClampNative(float value, float min, float max) => float.IsNaN(value) ? value : Math.Clamp(value, min, max);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float KeepNaN(float x, float result) => float.IsNaN(x) ? x : result;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Abs(float value) => MathF.Abs(value);

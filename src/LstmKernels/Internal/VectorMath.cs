@@ -9,7 +9,8 @@ namespace LstmKernels.Internal;
 /// <remarks>
 /// exp: Cody–Waite reduction x = n·ln2 + r with |r| ≤ ln2/2, a degree-7 minimax polynomial for eʳ (Cephes'
 /// coefficients), then scaling by 2ⁿ built from exponent bits. The input is clamped to [−87.3, 88] so that 2ⁿ is
-/// a normal float: no overflow to ∞ and no NaN from finite input. Measured error bounds are stated in
+/// a normal float: no overflow to ∞ and no NaN from finite input. Exp alone does not propagate NaN; Sigmoid and
+/// Tanh do. Measured error bounds are stated in
 /// docs/kernels.md and asserted in the tests.
 /// </remarks>
 internal static class VectorMath<TOps, TVec>
@@ -28,7 +29,9 @@ internal static class VectorMath<TOps, TVec>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Exp(TVec x)
     {
-        x = TOps.Clamp(x, TOps.Create(ExpMin), TOps.Create(ExpMax));
+        // Native min/max and conversion: a NaN lane gives garbage here, and the callers put the NaN back once at the
+        // end (KeepNaN), far cheaper than NaN-propagating clamps and saturating conversions at every step.
+        x = TOps.ClampNative(x, TOps.Create(ExpMin), TOps.Create(ExpMax));
         TVec n = TOps.RoundToNearest(TOps.Multiply(x, TOps.Create(Log2E)));
         TVec r = TOps.MultiplyAdd(n, TOps.Create(-Ln2Hi), x);
         r = TOps.MultiplyAdd(n, TOps.Create(-Ln2Lo), r);
@@ -49,7 +52,7 @@ internal static class VectorMath<TOps, TVec>
     public static TVec Sigmoid(TVec x)
     {
         TVec one = TOps.Create(1f);
-        return TOps.Divide(one, TOps.Add(one, Exp(TOps.Subtract(TOps.Create(0f), x))));
+        return TOps.KeepNaN(x, TOps.Divide(one, TOps.Add(one, Exp(TOps.Subtract(TOps.Create(0f), x)))));
     }
 
     /// <summary>tanh(x), in [−1, 1] for every finite x, odd, tanh(±0) = ±0; NaN in gives NaN out.</summary>
@@ -73,6 +76,6 @@ internal static class VectorMath<TOps, TVec>
         p = TOps.MultiplyAdd(p, z, TOps.Create(-3.33332819422e-1f));
         TVec small = TOps.MultiplyAdd(TOps.Multiply(p, z), a, a);
 
-        return TOps.CopySign(TOps.SelectLess(a, TOps.Create(TanhSmall), small, large), x);
+        return TOps.KeepNaN(x, TOps.CopySign(TOps.SelectLess(a, TOps.Create(TanhSmall), small, large), x));
     }
 }
