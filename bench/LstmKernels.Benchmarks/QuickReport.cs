@@ -49,7 +49,41 @@ internal static class QuickReport
         }
 
         output.WriteLine();
+        PeerTable(output);
+        output.WriteLine();
         output.WriteLine(Invariant($"Total time {total.Elapsed.TotalSeconds:0.0} s."));
+    }
+
+    /// <summary>
+    /// Batch 1 against the memory floor and ONNX Runtime: one step, and per step of a sequence, side by side for
+    /// each size so that the ratios come from the same moment of a noisy machine.
+    /// </summary>
+    private static void PeerTable(TextWriter output)
+    {
+        output.WriteLine(
+            $"Batch 1 against the read floor (the packed weights read once by an 8-accumulator vector loop; for a sequence step, " +
+            $"only the recurrent half) and ONNX Runtime's LSTM ({PeerModel.SequenceSteps}-step sequence for the per-step columns; " +
+            "one thread, IoBinding). ×floor = ours / floor; ORT/ours > 1 means LstmKernels is faster. ORT Δ = max |ORT − ours| in (h, c).");
+        output.WriteLine();
+        output.WriteLine("| I x H | floor | LstmKernels | ONNX Runtime | ×floor | ORT/ours | seq floor | seq LstmKernels | seq ONNX Runtime | ×floor | ORT/ours | ORT Δ |");
+        output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (CellShape shape in CellShape.Standard)
+        {
+            using var model = new PeerModel(shape);
+            double floor = StepTimer.Median(static m => m.StepFloor.Run(), model, WarmupSeconds, BudgetSeconds);
+            double ours = StepTimer.Median(static m => m.Step(), model, WarmupSeconds, BudgetSeconds);
+            double ort = StepTimer.Median(static m => m.OrtStep.Run(), model, WarmupSeconds, BudgetSeconds);
+            const double Steps = PeerModel.SequenceSteps;
+            double seqFloor = StepTimer.Median(static m => m.SequenceFloor(), model, WarmupSeconds, BudgetSeconds) / Steps;
+            double seqOurs = StepTimer.Median(static m => m.Sequence(), model, WarmupSeconds, BudgetSeconds) / Steps;
+            double seqOrt = StepTimer.Median(static m => m.OrtSequence.Run(), model, WarmupSeconds, BudgetSeconds) / Steps;
+            double delta = Math.Max(model.OrtStep.MaxDifference, model.OrtSequence.MaxDifference);
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"| {shape} | {Time(floor)} | {Time(ours)} | {Time(ort)} | {ours / floor:0.00} | {ort / ours:0.00} | " +
+                $"{Time(seqFloor)} | {Time(seqOurs)} | {Time(seqOrt)} | {seqOurs / seqFloor:0.00} | {seqOrt / seqOurs:0.00} | {delta:0.0e+0} |"));
+            output.Flush();
+        }
     }
 
     /// <summary>Gets the fast routes' shared generic code to tier 1 before the first row is timed.</summary>

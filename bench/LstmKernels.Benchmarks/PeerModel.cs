@@ -1,0 +1,72 @@
+namespace LstmKernels.Benchmarks;
+
+/// <summary>
+/// One size at batch 1 with its peers: the fused cell, ONNX Runtime on the same weights (a single step, and a
+/// <see cref="SequenceSteps"/>-step sequence), and the read floors of a single step (all packed weights) and of a
+/// sequence step (the recurrent half only: the input half of every step is one matrix-matrix pass up front).
+/// </summary>
+internal sealed class PeerModel : IDisposable
+{
+    public const int SequenceSteps = 64;
+
+    public PeerModel(CellShape shape)
+    {
+        Shape = shape;
+        LstmParameters parameters = LstmParameters.CreateRandom(shape.Input, shape.Hidden, seed: 1);
+        Cell = new LstmCell(parameters);
+        OrtStep = new OrtPeer(parameters, Cell, batch: 1, steps: 1);
+        OrtSequence = new OrtPeer(parameters, Cell, batch: 1, steps: SequenceSteps);
+        StepFloor = new ReadFloor(Cell.PackedBytes);
+
+        // The recurrent rows of the packed panels: H of the 1 + I + H rows of each panel.
+        StepFloorRecurrent = new ReadFloor(Cell.PackedBytes / (1 + shape.Input + shape.Hidden) * shape.Hidden);
+        X = Data.Uniform(shape.Input, 1f, seed: 2);
+        H = new float[shape.Hidden];
+        C = new float[shape.Hidden];
+        Xs = Data.Uniform(SequenceSteps * shape.Input, 1f, seed: 3);
+    }
+
+    public CellShape Shape { get; }
+
+    public LstmCell Cell { get; }
+
+    public OrtPeer OrtStep { get; }
+
+    public OrtPeer OrtSequence { get; }
+
+    public ReadFloor StepFloor { get; }
+
+    public ReadFloor StepFloorRecurrent { get; }
+
+    private float[] X { get; }
+
+    private float[] H { get; }
+
+    private float[] C { get; }
+
+    private float[] Xs { get; }
+
+    /// <summary>One fused step in place.</summary>
+    public void Step() => Cell.Forward(X, H, C, H, C);
+
+    /// <summary>A whole <see cref="SequenceSteps"/>-step sequence through <see cref="LstmCell.ForwardSequence"/>, keeping only the last state.</summary>
+    public void Sequence() => Cell.ForwardSequence(Xs, H, C, [], H, C);
+
+    /// <summary>The recurrent read floor, once per step of a sequence.</summary>
+    public float SequenceFloor()
+    {
+        float sum = 0;
+        for (int t = 0; t < SequenceSteps; t++)
+        {
+            sum += StepFloorRecurrent.Run();
+        }
+
+        return sum;
+    }
+
+    public void Dispose()
+    {
+        OrtStep.Dispose();
+        OrtSequence.Dispose();
+    }
+}
