@@ -38,13 +38,28 @@ public sealed class LstmCell
 
     private readonly PackedWeights packed;
 
-    /// <summary>Packs the weights of <paramref name="parameters"/> for the fused step.</summary>
+    /// <summary>Packs the weights of <paramref name="parameters"/> for the fused step, as float32.</summary>
     /// <param name="parameters">The weights; copied, later changes to them are not seen by this cell.</param>
     /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
     public LstmCell(LstmParameters parameters)
+        : this(parameters, WeightPrecision.Float32)
+    {
+    }
+
+    /// <summary>Packs the weights of <paramref name="parameters"/> for the fused step, stored in <paramref name="precision"/>.</summary>
+    /// <param name="parameters">The weights; copied (and rounded), later changes to them are not seen by this cell.</param>
+    /// <param name="precision">How the packed weights are stored; arithmetic is float32 either way.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
+    public LstmCell(LstmParameters parameters, WeightPrecision precision)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        packed = new PackedWeights(parameters, nameof(parameters));
+        if (precision is not (WeightPrecision.Float32 or WeightPrecision.BFloat16 or WeightPrecision.Int8))
+        {
+            ThrowHelper.OutOfRange(nameof(precision), precision, "is not a defined WeightPrecision");
+        }
+
+        packed = new PackedWeights(parameters, precision, nameof(parameters));
     }
 
     /// <summary>I, the number of input features.</summary>
@@ -53,8 +68,44 @@ public sealed class LstmCell
     /// <summary>H, the number of hidden units.</summary>
     public int HiddenSize => packed.Hidden;
 
+    /// <summary>How the packed weights are stored.</summary>
+    public WeightPrecision Precision => packed.Precision;
+
     /// <summary>Bytes of packed weights one step streams (each weight once, plus padding of the last panel).</summary>
     public long PackedBytes => packed.Bytes;
+
+    /// <summary>
+    /// The weights this cell computes with, in PyTorch layout: the parameters it was built from, rounded to its
+    /// <see cref="Precision"/> (unchanged for float32). A <see cref="Reference.ReferenceLstmCell"/> built from them
+    /// checks a reduced-precision cell to float32 bounds; the difference from the original parameters is the cost of
+    /// the precision.
+    /// </summary>
+    /// <returns>New parameters; the bias is the cell's, unrounded.</returns>
+    public LstmParameters GetEffectiveParameters()
+    {
+        int input = packed.Input, hidden = packed.Hidden;
+        var p = new LstmParameters(input, hidden);
+        Span<float> wIh = p.WeightIh, wHh = p.WeightHh, bias = p.Bias;
+        for (int gate = 0; gate < 4; gate++)
+        {
+            for (int unit = 0; unit < hidden; unit++)
+            {
+                int row = (gate * hidden) + unit;
+                bias[row] = Unsafe.Add(ref packed.Bias(unit / PackedWeights.Width), (gate * PackedWeights.Width) + (unit % PackedWeights.Width));
+                for (int j = 0; j < input; j++)
+                {
+                    wIh[(row * input) + j] = packed.Effective(gate, unit, j);
+                }
+
+                for (int j = 0; j < hidden; j++)
+                {
+                    wHh[(row * hidden) + j] = packed.Effective(gate, unit, input + j);
+                }
+            }
+        }
+
+        return p;
+    }
 
     /// <summary>One step for a batch of B = <c>x.Length / InputSize</c> rows.</summary>
     /// <param name="x">Inputs <c>[B, I]</c>.</param>
@@ -105,10 +156,10 @@ public sealed class LstmCell
 
         switch (Kernels.ActivePath)
         {
-            case SimdPath.Vector512: FusedStep<Panel512, Vector512<float>>.Run(packed, batch, v, cPrev, hNext, cNext); break;
-            case SimdPath.Vector256: FusedStep<Panel256, Pair256>.Run(packed, batch, v, cPrev, hNext, cNext); break;
-            case SimdPath.Vector128: FusedStep<Panel128, Quad128>.Run(packed, batch, v, cPrev, hNext, cNext); break;
-            default: FusedStep<PanelScalar, Scalar16>.Run(packed, batch, v, cPrev, hNext, cNext); break;
+            case SimdPath.Vector512: Step<Panel512, Vector512<float>>(batch, v, cPrev, hNext, cNext); break;
+            case SimdPath.Vector256: Step<Panel256, Pair256>(batch, v, cPrev, hNext, cNext); break;
+            case SimdPath.Vector128: Step<Panel128, Quad128>(batch, v, cPrev, hNext, cNext); break;
+            default: Step<PanelScalar, Scalar16>(batch, v, cPrev, hNext, cNext); break;
         }
     }
 
@@ -181,10 +232,36 @@ public sealed class LstmCell
         }
     }
 
+    private void Step<TPanel, TP>(int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+        where TPanel : struct, IPanel<TP>
+        where TP : struct
+    {
+        switch (packed.Precision)
+        {
+            case WeightPrecision.Float32: FusedStep<TPanel, TP, Float32Weights>.Run(packed, batch, v, cPrev, hNext, cNext); break;
+            case WeightPrecision.BFloat16: FusedStep<TPanel, TP, BFloat16Weights>.Run(packed, batch, v, cPrev, hNext, cNext); break;
+            default: FusedStep<TPanel, TP, Int8Weights>.Run(packed, batch, v, cPrev, hNext, cNext); break;
+        }
+    }
+
     private void RunSequence<TPanel, TP>(
         int steps, int batch, ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> ys, Span<float> hT, Span<float> cT)
         where TPanel : struct, IPanel<TP>
         where TP : struct
+    {
+        switch (packed.Precision)
+        {
+            case WeightPrecision.Float32: RunSequence<TPanel, TP, Float32Weights>(steps, batch, xs, h0, c0, ys, hT, cT); break;
+            case WeightPrecision.BFloat16: RunSequence<TPanel, TP, BFloat16Weights>(steps, batch, xs, h0, c0, ys, hT, cT); break;
+            default: RunSequence<TPanel, TP, Int8Weights>(steps, batch, xs, h0, c0, ys, hT, cT); break;
+        }
+    }
+
+    private void RunSequence<TPanel, TP, TFormat>(
+        int steps, int batch, ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> ys, Span<float> hT, Span<float> cT)
+        where TPanel : struct, IPanel<TP>
+        where TP : struct
+        where TFormat : struct, IWeightFormat
     {
         int states = batch * packed.Hidden;
         int stepInputs = batch * packed.Input;
@@ -209,10 +286,10 @@ public sealed class LstmCell
         {
             int count = Math.Min(chunk, steps - t0);
             Span<float> chunkProjection = projection[..(count * stepProjection)];
-            FusedStep<TPanel, TP>.Project(packed, count * batch, xs.Slice(t0 * stepInputs, count * stepInputs), chunkProjection);
+            FusedStep<TPanel, TP, TFormat>.Project(packed, count * batch, xs.Slice(t0 * stepInputs, count * stepInputs), chunkProjection);
             for (int t = 0; t < count; t++)
             {
-                FusedStep<TPanel, TP>.Recurrent(packed, batch, chunkProjection.Slice(t * stepProjection, stepProjection), hPrev, cT, hNext, cT);
+                FusedStep<TPanel, TP, TFormat>.Recurrent(packed, batch, chunkProjection.Slice(t * stepProjection, stepProjection), hPrev, cT, hNext, cT);
                 if (!ys.IsEmpty)
                 {
                     hNext.CopyTo(ys.Slice((t0 + t) * states, states));

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace LstmKernels.Internal;
 
 /// <summary>
-/// The fused LSTM step over <see cref="PackedWeights"/>: for each panel of 16 units, stream its rows once,
+/// The fused LSTM step over <see cref="PackedWeights"/> stored as <typeparamref name="TFormat"/>: for each panel of 16 units, stream its rows once,
 /// broadcast each input value and accumulate the four gates in registers, then apply the pointwise stage and
 /// write 16 values of h and c. No [B, 4H] pre-activation buffer, no horizontal sums.
 /// </summary>
@@ -15,9 +15,10 @@ namespace LstmKernels.Internal;
 /// in the same method, the accumulators would be live across a call, and the JIT spills such values at every
 /// definition, inside the hot loop (measured: 12 of 16 accumulators stored and reloaded per input row).
 /// </remarks>
-internal static class FusedStep<TPanel, TP>
+internal static class FusedStep<TPanel, TP, TFormat>
     where TPanel : struct, IPanel<TP>
     where TP : struct
+    where TFormat : struct, IWeightFormat
 {
     private const int W = PanelWidth.Value;
     private const int Row = PackedWeights.RowFloats;
@@ -35,8 +36,7 @@ internal static class FusedStep<TPanel, TP>
         Span<float> z = stackalloc float[Tile * Row];
         for (int p = 0; p < w.Panels; p++)
         {
-            ref float panel = ref w.Panel(p);
-            Step(w, p, batch, ref panel, 0, ref Unsafe.Add(ref panel, Row), k, v, cPrev, hNext, cNext, z);
+            Step(w, p, batch, ref w.Bias(p), 0, ref w.Rows(p), k, v, cPrev, hNext, cNext, z);
         }
     }
 
@@ -54,21 +54,22 @@ internal static class FusedStep<TPanel, TP>
         ref float rp = ref MemoryMarshal.GetReference(projection);
         for (int p = 0; p < w.Panels; p++)
         {
-            ref float panel = ref w.Panel(p);
-            ref float weights = ref Unsafe.Add(ref panel, Row);
+            ref float bias = ref w.Bias(p);
+            ref float scale = ref Scale(w, p);
+            ref byte weights = ref w.Rows(p);
             ref float out0 = ref Unsafe.Add(ref rp, p * Row);
             int r = 0;
             if (TPanel.Vectors == 1)
             {
                 for (; r <= rows - Tile; r += Tile)
                 {
-                    Accumulate4(ref panel, 0, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
+                    Accumulate4(ref bias, 0, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
                 }
             }
 
             for (; r < rows; r++)
             {
-                Accumulate1(ref panel, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride));
+                Accumulate1(ref bias, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride));
             }
         }
     }
@@ -85,12 +86,16 @@ internal static class FusedStep<TPanel, TP>
         Debug.Assert(projection.Length == batch * w.ProjectionFloats && hPrev.Length == batch * w.Hidden && !hNext.Overlaps(hPrev));
         Span<float> z = stackalloc float[Tile * Row];
         ref float rp = ref MemoryMarshal.GetReference(projection);
-        int skip = (1 + w.Input) * Row;
+        int skip = w.Input * Row * TFormat.Bytes;
         for (int p = 0; p < w.Panels; p++)
         {
-            Step(w, p, batch, ref Unsafe.Add(ref rp, p * Row), w.ProjectionFloats, ref Unsafe.Add(ref w.Panel(p), skip), w.Hidden, hPrev, cPrev, hNext, cNext, z);
+            Step(w, p, batch, ref Unsafe.Add(ref rp, p * Row), w.ProjectionFloats, ref Unsafe.Add(ref w.Rows(p), skip), w.Hidden, hPrev, cPrev, hNext, cNext, z);
         }
     }
+
+    /// <summary>The panel's int8 scales, or any reference when the format has none (then it is never read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref float Scale(PackedWeights w, int p) => ref TFormat.Scaled ? ref w.Scale(p) : ref w.Bias(p);
 
     /// <summary>
     /// One panel of a step for every row: accumulate K weight rows onto the initial values (the bias row when
@@ -98,12 +103,13 @@ internal static class FusedStep<TPanel, TP>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Step(
-        PackedWeights w, int p, int batch, ref float init, int initStride, ref float weights, int k,
+        PackedWeights w, int p, int batch, ref float init, int initStride, ref byte weights, int k,
         ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext, Span<float> z)
     {
         int hidden = w.Hidden;
         int unit = p * W;
         int units = Math.Min(W, hidden - unit);
+        ref float scale = ref Scale(w, p);
         ref float rv = ref MemoryMarshal.GetReference(v);
         ref float rz = ref MemoryMarshal.GetReference(z);
         int b = 0;
@@ -114,7 +120,7 @@ internal static class FusedStep<TPanel, TP>
         {
             for (; b <= batch - Tile; b += Tile)
             {
-                Accumulate4(ref Unsafe.Add(ref init, b * initStride), initStride, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
+                Accumulate4(ref Unsafe.Add(ref init, b * initStride), initStride, ref scale, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
                 for (int r = 0; r < Tile; r++)
                 {
                     int at = (b + r) * hidden;
@@ -125,23 +131,33 @@ internal static class FusedStep<TPanel, TP>
 
         for (; b < batch; b++)
         {
-            Accumulate1(ref Unsafe.Add(ref init, b * initStride), ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz);
+            Accumulate1(ref Unsafe.Add(ref init, b * initStride), ref scale, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz);
             int at = b * hidden;
             Finish(ref rz, unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
         }
     }
 
     /// <summary>
-    /// <c>z[0..64) = init[0..64) + Σⱼ v[j]·rows[j]</c> for one batch row: the four gates (i, f, g, o) of one panel,
-    /// over K weight rows of 64 floats.
+    /// <c>z[0..64) = init[0..64) + scale ⊙ Σⱼ v[j]·rows[j]</c> (no scale unless int8) for one batch row: the four
+    /// gates (i, f, g, o) of one panel, over K weight rows of 64 weights.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Accumulate1(ref float init, ref float rows, ref float v, int k, ref float z)
+    private static void Accumulate1(ref float init, ref float scale, ref byte rows, ref float v, int k, ref float z)
     {
-        TP ai = TPanel.Load(ref init);
-        TP af = TPanel.Load(ref Unsafe.Add(ref init, W));
-        TP ag = TPanel.Load(ref Unsafe.Add(ref init, 2 * W));
-        TP ao = TPanel.Load(ref Unsafe.Add(ref init, 3 * W));
+        // Unscaled formats start from the initial values; int8 sums from zero and scales at the end.
+        TP ai, af, ag, ao;
+        if (TFormat.Scaled)
+        {
+            ai = af = ag = ao = TPanel.Broadcast(0f);
+        }
+        else
+        {
+            ai = TPanel.Load(ref init);
+            af = TPanel.Load(ref Unsafe.Add(ref init, W));
+            ag = TPanel.Load(ref Unsafe.Add(ref init, 2 * W));
+            ao = TPanel.Load(ref Unsafe.Add(ref init, 3 * W));
+        }
+
         int j = 0;
         if (TPanel.Vectors == 1)
         {
@@ -150,17 +166,17 @@ internal static class FusedStep<TPanel, TP>
             TP bi = TPanel.Broadcast(0f), bf = bi, bg = bi, bo = bi;
             for (; j <= k - 2; j += 2)
             {
-                ref float r0 = ref Unsafe.Add(ref rows, j * Row);
+                int e = j * Row;
                 TP s0 = TPanel.Broadcast(Unsafe.Add(ref v, j));
                 TP s1 = TPanel.Broadcast(Unsafe.Add(ref v, j + 1));
-                ai = TPanel.MultiplyAdd(s0, TPanel.Load(ref r0), ai);
-                af = TPanel.MultiplyAdd(s0, TPanel.Load(ref Unsafe.Add(ref r0, W)), af);
-                ag = TPanel.MultiplyAdd(s0, TPanel.Load(ref Unsafe.Add(ref r0, 2 * W)), ag);
-                ao = TPanel.MultiplyAdd(s0, TPanel.Load(ref Unsafe.Add(ref r0, 3 * W)), ao);
-                bi = TPanel.MultiplyAdd(s1, TPanel.Load(ref Unsafe.Add(ref r0, Row)), bi);
-                bf = TPanel.MultiplyAdd(s1, TPanel.Load(ref Unsafe.Add(ref r0, Row + W)), bf);
-                bg = TPanel.MultiplyAdd(s1, TPanel.Load(ref Unsafe.Add(ref r0, Row + (2 * W))), bg);
-                bo = TPanel.MultiplyAdd(s1, TPanel.Load(ref Unsafe.Add(ref r0, Row + (3 * W))), bo);
+                ai = TPanel.MultiplyAdd(s0, TFormat.Load<TPanel, TP>(ref rows, e), ai);
+                af = TPanel.MultiplyAdd(s0, TFormat.Load<TPanel, TP>(ref rows, e + W), af);
+                ag = TPanel.MultiplyAdd(s0, TFormat.Load<TPanel, TP>(ref rows, e + (2 * W)), ag);
+                ao = TPanel.MultiplyAdd(s0, TFormat.Load<TPanel, TP>(ref rows, e + (3 * W)), ao);
+                bi = TPanel.MultiplyAdd(s1, TFormat.Load<TPanel, TP>(ref rows, e + Row), bi);
+                bf = TPanel.MultiplyAdd(s1, TFormat.Load<TPanel, TP>(ref rows, e + Row + W), bf);
+                bg = TPanel.MultiplyAdd(s1, TFormat.Load<TPanel, TP>(ref rows, e + Row + (2 * W)), bg);
+                bo = TPanel.MultiplyAdd(s1, TFormat.Load<TPanel, TP>(ref rows, e + Row + (3 * W)), bo);
             }
 
             ai = TPanel.Add(ai, bi);
@@ -171,15 +187,15 @@ internal static class FusedStep<TPanel, TP>
 
         for (; j < k; j++)
         {
-            ref float r0 = ref Unsafe.Add(ref rows, j * Row);
+            int e = j * Row;
             TP s = TPanel.Broadcast(Unsafe.Add(ref v, j));
-            ai = TPanel.MultiplyAdd(s, TPanel.Load(ref r0), ai);
-            af = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref r0, W)), af);
-            ag = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref r0, 2 * W)), ag);
-            ao = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref r0, 3 * W)), ao);
+            ai = TPanel.MultiplyAdd(s, TFormat.Load<TPanel, TP>(ref rows, e), ai);
+            af = TPanel.MultiplyAdd(s, TFormat.Load<TPanel, TP>(ref rows, e + W), af);
+            ag = TPanel.MultiplyAdd(s, TFormat.Load<TPanel, TP>(ref rows, e + (2 * W)), ag);
+            ao = TPanel.MultiplyAdd(s, TFormat.Load<TPanel, TP>(ref rows, e + (3 * W)), ao);
         }
 
-        Store4(ai, af, ag, ao, ref z);
+        Store4(ai, af, ag, ao, ref init, ref scale, ref z);
     }
 
     /// <summary>
@@ -187,29 +203,46 @@ internal static class FusedStep<TPanel, TP>
     /// apart, z rows <paramref name="zStride"/> apart): each weight vector is loaded once for four rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Accumulate4(ref float init, int initStride, ref float rows, ref float v, int k, ref float z, int zStride)
+    private static void Accumulate4(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride)
     {
         ref float init1 = ref Unsafe.Add(ref init, initStride);
         ref float init2 = ref Unsafe.Add(ref init, 2 * initStride);
         ref float init3 = ref Unsafe.Add(ref init, 3 * initStride);
-        TP i0 = TPanel.Load(ref init), f0 = TPanel.Load(ref Unsafe.Add(ref init, W));
-        TP g0 = TPanel.Load(ref Unsafe.Add(ref init, 2 * W)), o0 = TPanel.Load(ref Unsafe.Add(ref init, 3 * W));
-        TP i1 = TPanel.Load(ref init1), f1 = TPanel.Load(ref Unsafe.Add(ref init1, W));
-        TP g1 = TPanel.Load(ref Unsafe.Add(ref init1, 2 * W)), o1 = TPanel.Load(ref Unsafe.Add(ref init1, 3 * W));
-        TP i2 = TPanel.Load(ref init2), f2 = TPanel.Load(ref Unsafe.Add(ref init2, W));
-        TP g2 = TPanel.Load(ref Unsafe.Add(ref init2, 2 * W)), o2 = TPanel.Load(ref Unsafe.Add(ref init2, 3 * W));
-        TP i3 = TPanel.Load(ref init3), f3 = TPanel.Load(ref Unsafe.Add(ref init3, W));
-        TP g3 = TPanel.Load(ref Unsafe.Add(ref init3, 2 * W)), o3 = TPanel.Load(ref Unsafe.Add(ref init3, 3 * W));
+        TP i0, f0, g0, o0, i1, f1, g1, o1, i2, f2, g2, o2, i3, f3, g3, o3;
+        if (TFormat.Scaled)
+        {
+            i0 = f0 = g0 = o0 = i1 = f1 = g1 = o1 = i2 = f2 = g2 = o2 = i3 = f3 = g3 = o3 = TPanel.Broadcast(0f);
+        }
+        else
+        {
+            i0 = TPanel.Load(ref init);
+            f0 = TPanel.Load(ref Unsafe.Add(ref init, W));
+            g0 = TPanel.Load(ref Unsafe.Add(ref init, 2 * W));
+            o0 = TPanel.Load(ref Unsafe.Add(ref init, 3 * W));
+            i1 = TPanel.Load(ref init1);
+            f1 = TPanel.Load(ref Unsafe.Add(ref init1, W));
+            g1 = TPanel.Load(ref Unsafe.Add(ref init1, 2 * W));
+            o1 = TPanel.Load(ref Unsafe.Add(ref init1, 3 * W));
+            i2 = TPanel.Load(ref init2);
+            f2 = TPanel.Load(ref Unsafe.Add(ref init2, W));
+            g2 = TPanel.Load(ref Unsafe.Add(ref init2, 2 * W));
+            o2 = TPanel.Load(ref Unsafe.Add(ref init2, 3 * W));
+            i3 = TPanel.Load(ref init3);
+            f3 = TPanel.Load(ref Unsafe.Add(ref init3, W));
+            g3 = TPanel.Load(ref Unsafe.Add(ref init3, 2 * W));
+            o3 = TPanel.Load(ref Unsafe.Add(ref init3, 3 * W));
+        }
+
         ref float v1 = ref Unsafe.Add(ref v, k);
         ref float v2 = ref Unsafe.Add(ref v, 2 * k);
         ref float v3 = ref Unsafe.Add(ref v, 3 * k);
         for (int j = 0; j < k; j++)
         {
-            ref float r0 = ref Unsafe.Add(ref rows, j * Row);
-            TP wi = TPanel.Load(ref r0);
-            TP wf = TPanel.Load(ref Unsafe.Add(ref r0, W));
-            TP wg = TPanel.Load(ref Unsafe.Add(ref r0, 2 * W));
-            TP wo = TPanel.Load(ref Unsafe.Add(ref r0, 3 * W));
+            int e = j * Row;
+            TP wi = TFormat.Load<TPanel, TP>(ref rows, e);
+            TP wf = TFormat.Load<TPanel, TP>(ref rows, e + W);
+            TP wg = TFormat.Load<TPanel, TP>(ref rows, e + (2 * W));
+            TP wo = TFormat.Load<TPanel, TP>(ref rows, e + (3 * W));
             TP s = TPanel.Broadcast(Unsafe.Add(ref v, j));
             i0 = TPanel.MultiplyAdd(s, wi, i0);
             f0 = TPanel.MultiplyAdd(s, wf, f0);
@@ -232,15 +265,24 @@ internal static class FusedStep<TPanel, TP>
             o3 = TPanel.MultiplyAdd(s, wo, o3);
         }
 
-        Store4(i0, f0, g0, o0, ref z);
-        Store4(i1, f1, g1, o1, ref Unsafe.Add(ref z, zStride));
-        Store4(i2, f2, g2, o2, ref Unsafe.Add(ref z, 2 * zStride));
-        Store4(i3, f3, g3, o3, ref Unsafe.Add(ref z, 3 * zStride));
+        Store4(i0, f0, g0, o0, ref init, ref scale, ref z);
+        Store4(i1, f1, g1, o1, ref init1, ref scale, ref Unsafe.Add(ref z, zStride));
+        Store4(i2, f2, g2, o2, ref init2, ref scale, ref Unsafe.Add(ref z, 2 * zStride));
+        Store4(i3, f3, g3, o3, ref init3, ref scale, ref Unsafe.Add(ref z, 3 * zStride));
     }
 
+    /// <summary>Writes one row's four gate sums; for int8, first <c>init + scale ⊙ sum</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store4(TP i, TP f, TP g, TP o, ref float z)
+    private static void Store4(TP i, TP f, TP g, TP o, ref float init, ref float scale, ref float z)
     {
+        if (TFormat.Scaled)
+        {
+            i = TPanel.MultiplyAdd(i, TPanel.Load(ref scale), TPanel.Load(ref init));
+            f = TPanel.MultiplyAdd(f, TPanel.Load(ref Unsafe.Add(ref scale, W)), TPanel.Load(ref Unsafe.Add(ref init, W)));
+            g = TPanel.MultiplyAdd(g, TPanel.Load(ref Unsafe.Add(ref scale, 2 * W)), TPanel.Load(ref Unsafe.Add(ref init, 2 * W)));
+            o = TPanel.MultiplyAdd(o, TPanel.Load(ref Unsafe.Add(ref scale, 3 * W)), TPanel.Load(ref Unsafe.Add(ref init, 3 * W)));
+        }
+
         TPanel.Store(i, ref z);
         TPanel.Store(f, ref Unsafe.Add(ref z, W));
         TPanel.Store(g, ref Unsafe.Add(ref z, 2 * W));

@@ -4,56 +4,72 @@ namespace LstmKernels.Internal;
 
 /// <summary>
 /// The weights of one cell packed for the fused step: hidden units in panels of 16, each panel one sequential
-/// stream. Panel p holds a bias row and then, for each of the K = I + H inputs of a step (x first, then h), a row
-/// of 64 floats: the 16 weights of gate i, then f, g, o, for units 16p..16p+15. The last panel is zero-padded.
+/// stream. Panel p holds, for each of the K = I + H inputs of a step (x first, then h), a row of 64 weights: the 16
+/// weights of gate i, then f, g, o, for units 16p..16p+15, in the cell's <see cref="WeightPrecision"/>. The last
+/// panel is zero-padded. Biases (and int8 scales) are float32 side arrays of 64 per panel.
 /// </summary>
 /// <remarks>
 /// The layout does not depend on the machine's vector width, so a packed model is the same bytes everywhere.
-/// The buffer sits on the pinned object heap, aligned to 64 bytes so that no panel row splits a cache line.
+/// The weight buffer sits on the pinned object heap, aligned to 64 bytes so that no panel row splits a cache line.
 /// </remarks>
 internal sealed class PackedWeights
 {
     public const int Width = PanelWidth.Value;
     public const int RowFloats = 4 * Width;
 
-    private readonly float[] buffer;
+    private readonly byte[] buffer;
     private readonly int offset;
+    private readonly float[] bias;
+    private readonly float[] scale;
 
-    public PackedWeights(LstmParameters p, string paramName)
+    public PackedWeights(LstmParameters p, WeightPrecision precision, string paramName)
     {
         Input = p.InputSize;
         Hidden = p.HiddenSize;
+        Precision = precision;
+        ElementBytes = precision switch { WeightPrecision.Float32 => 4, WeightPrecision.BFloat16 => 2, _ => 1 };
         Panels = (Hidden + Width - 1) / Width;
-        RowsPerPanel = 1 + Input + Hidden;
-        long length = (long)Panels * RowsPerPanel * RowFloats;
-        if (length + Width > Array.MaxLength)
+        int k = Input + Hidden;
+        long length = (long)Panels * k * RowFloats * ElementBytes;
+        if (length + 64 > Array.MaxLength)
         {
-            ThrowHelper.Argument(paramName, $"'{paramName}' (I = {Input}, H = {Hidden}) packs into {length} floats, more than one array can hold.");
+            ThrowHelper.Argument(paramName, $"'{paramName}' (I = {Input}, H = {Hidden}) packs into {length} bytes, more than one array can hold.");
         }
 
-        buffer = GC.AllocateArray<float>((int)length + Width, pinned: true);
+        PanelBytes = k * RowFloats * ElementBytes;
+        buffer = GC.AllocateArray<byte>((int)length + 64, pinned: true);
         offset = AlignmentOffset(buffer);
-        Span<float> packed = buffer.AsSpan(offset, (int)length);
+        bias = new float[Panels * RowFloats];
+        scale = new float[precision == WeightPrecision.Int8 ? Panels * RowFloats : 0];
 
         ReadOnlySpan<float> wIh = p.WeightIh;
         ReadOnlySpan<float> wHh = p.WeightHh;
-        ReadOnlySpan<float> bias = p.Bias;
+        ReadOnlySpan<float> b = p.Bias;
         for (int gate = 0; gate < 4; gate++)
         {
             for (int unit = 0; unit < Hidden; unit++)
             {
                 int row = (gate * Hidden) + unit;
-                int panelBase = (unit / Width) * RowsPerPanel * RowFloats;
-                int lane = (gate * Width) + (unit % Width);
-                packed[panelBase + lane] = bias[row];
-                for (int k = 0; k < Input; k++)
+                int lane = ((unit / Width) * RowFloats) + (gate * Width) + (unit % Width);
+                bias[lane] = b[row];
+                ReadOnlySpan<float> ih = wIh.Slice(row * Input, Input);
+                ReadOnlySpan<float> hh = wHh.Slice(row * Hidden, Hidden);
+                float s = 1f;
+                if (precision == WeightPrecision.Int8)
                 {
-                    packed[panelBase + ((1 + k) * RowFloats) + lane] = wIh[(row * Input) + k];
+                    float max = Math.Max(MaxMagnitude(ih), MaxMagnitude(hh));
+                    s = max / 127f;
+                    scale[lane] = s;
                 }
 
-                for (int k = 0; k < Hidden; k++)
+                for (int j = 0; j < Input; j++)
                 {
-                    packed[panelBase + ((1 + Input + k) * RowFloats) + lane] = wHh[(row * Hidden) + k];
+                    Set(unit, gate, j, ih[j], s);
+                }
+
+                for (int j = 0; j < Hidden; j++)
+                {
+                    Set(unit, gate, Input + j, hh[j], s);
                 }
             }
         }
@@ -63,26 +79,85 @@ internal sealed class PackedWeights
 
     public int Hidden { get; }
 
+    public WeightPrecision Precision { get; }
+
+    public int ElementBytes { get; }
+
     public int Panels { get; }
 
-    /// <summary>1 (bias) + I + H rows of <see cref="RowFloats"/> floats per panel.</summary>
-    public int RowsPerPanel { get; }
+    /// <summary>Bytes of one panel: K rows of 64 weights.</summary>
+    public int PanelBytes { get; }
 
-    public int PanelFloats => RowsPerPanel * RowFloats;
-
-    /// <summary>Bytes the step streams from memory: the whole packed buffer.</summary>
-    public long Bytes => (long)Panels * PanelFloats * sizeof(float);
+    /// <summary>Bytes a step streams: every packed weight once (the small bias and scale arrays aside).</summary>
+    public long Bytes => (long)Panels * PanelBytes;
 
     /// <summary>Floats of one row of a sequence's input projection: 64 pre-activations per panel.</summary>
     public int ProjectionFloats => Panels * RowFloats;
 
-    /// <summary>The first float of panel <paramref name="p"/> (its bias row).</summary>
-    public ref float Panel(int p) => ref buffer[offset + (p * PanelFloats)];
+    /// <summary>The first byte of panel <paramref name="p"/>'s weight rows.</summary>
+    public ref byte Rows(int p) => ref buffer[offset + (p * PanelBytes)];
 
-    private static unsafe int AlignmentOffset(float[] pinned)
+    /// <summary>The 64 biases of panel <paramref name="p"/>.</summary>
+    public ref float Bias(int p) => ref bias[p * RowFloats];
+
+    /// <summary>The 64 int8 scales of panel <paramref name="p"/> (int8 precision only).</summary>
+    public ref float Scale(int p) => ref scale[p * RowFloats];
+
+    /// <summary>The weight of <paramref name="gate"/>, unit <paramref name="unit"/>, step input <paramref name="input"/> as the step uses it.</summary>
+    public float Effective(int gate, int unit, int input)
+    {
+        int at = Index(unit, gate, input);
+        return Precision switch
+        {
+            WeightPrecision.Float32 => Unsafe.As<byte, float>(ref buffer[offset + (at * 4)]),
+            WeightPrecision.BFloat16 => BitConverter.UInt32BitsToSingle((uint)Unsafe.As<byte, ushort>(ref buffer[offset + (at * 2)]) << 16),
+            _ => (sbyte)buffer[offset + at] * scale[((unit / Width) * RowFloats) + (gate * Width) + (unit % Width)],
+        };
+    }
+
+    /// <summary>Rounds to bfloat16, to nearest with ties to even (weights are finite).</summary>
+    public static ushort ToBFloat16(float value)
+    {
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+    }
+
+    private void Set(int unit, int gate, int input, float value, float s)
+    {
+        int at = Index(unit, gate, input);
+        switch (Precision)
+        {
+            case WeightPrecision.Float32:
+                Unsafe.As<byte, float>(ref buffer[offset + (at * 4)]) = value;
+                break;
+            case WeightPrecision.BFloat16:
+                Unsafe.As<byte, ushort>(ref buffer[offset + (at * 2)]) = ToBFloat16(value);
+                break;
+            default:
+                buffer[offset + at] = (byte)(sbyte)(s == 0 ? 0 : Math.Clamp(MathF.Round(value / s), -127f, 127f));
+                break;
+        }
+    }
+
+    /// <summary>Element index of a weight: panel, then step input (row), then gate, then lane.</summary>
+    private int Index(int unit, int gate, int input) =>
+        ((unit / Width) * (Input + Hidden) * RowFloats) + (input * RowFloats) + (gate * Width) + (unit % Width);
+
+    private static float MaxMagnitude(ReadOnlySpan<float> values)
+    {
+        float max = 0;
+        foreach (float v in values)
+        {
+            max = Math.Max(max, Math.Abs(v));
+        }
+
+        return max;
+    }
+
+    private static unsafe int AlignmentOffset(byte[] pinned)
     {
         nuint address = (nuint)Unsafe.AsPointer(ref pinned[0]);
         int misalignment = (int)(address % 64);
-        return misalignment == 0 ? 0 : (64 - misalignment) / sizeof(float);
+        return misalignment == 0 ? 0 : 64 - misalignment;
     }
 }

@@ -19,6 +19,12 @@ internal interface IPanel<TP>
 
     static abstract TP Load(ref float source);
 
+    /// <summary>Sixteen bfloat16 values widened to float (a bfloat16 is the top half of a float's bits).</summary>
+    static abstract TP LoadBFloat16(ref ushort source);
+
+    /// <summary>Sixteen signed bytes converted to float.</summary>
+    static abstract TP LoadInt8(ref sbyte source);
+
     static abstract void Store(TP value, ref float destination);
 
     static abstract TP Add(TP a, TP b);
@@ -48,6 +54,14 @@ internal readonly struct Panel512 : IPanel<Vector512<float>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load(ref float source) => Vector512.LoadUnsafe(ref source);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadBFloat16(ref ushort source) =>
+        Vector512.ShiftLeft(Vector512.WidenLower(Vector256.LoadUnsafe(ref source).ToVector512Unsafe()), 16).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadInt8(ref sbyte source) =>
+        Vector512.ConvertToSingle(Vector512.WidenLower(Vector256.WidenLower(Vector128.LoadUnsafe(ref source).ToVector256Unsafe()).ToVector512Unsafe()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector512<float> value, ref float destination) => value.StoreUnsafe(ref destination);
@@ -95,6 +109,21 @@ internal readonly struct Panel256 : IPanel<Pair256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Pair256 Load(ref float source) =>
         new(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, Half)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Pair256 LoadBFloat16(ref ushort source)
+    {
+        (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.LoadUnsafe(ref source));
+        return new(Vector256.ShiftLeft(lo, 16).AsSingle(), Vector256.ShiftLeft(hi, 16).AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Pair256 LoadInt8(ref sbyte source)
+    {
+        Vector256<short> words = Vector256.WidenLower(Vector128.LoadUnsafe(ref source).ToVector256Unsafe());
+        (Vector256<int> lo, Vector256<int> hi) = Vector256.Widen(words);
+        return new(Vector256.ConvertToSingle(lo), Vector256.ConvertToSingle(hi));
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Pair256 value, ref float destination)
@@ -156,6 +185,31 @@ internal readonly struct Panel128 : IPanel<Quad128>
             r[q] = Vector128.LoadUnsafe(ref Unsafe.Add(ref source, q * Quarter));
         }
 
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Quad128 LoadBFloat16(ref ushort source)
+    {
+        Quad128 r = default;
+        (Vector128<uint> a, Vector128<uint> b) = Vector128.Widen(Vector128.LoadUnsafe(ref source));
+        (Vector128<uint> c, Vector128<uint> d) = Vector128.Widen(Vector128.LoadUnsafe(ref Unsafe.Add(ref source, 8)));
+        r[0] = Vector128.ShiftLeft(a, 16).AsSingle();
+        r[1] = Vector128.ShiftLeft(b, 16).AsSingle();
+        r[2] = Vector128.ShiftLeft(c, 16).AsSingle();
+        r[3] = Vector128.ShiftLeft(d, 16).AsSingle();
+        return r;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Quad128 LoadInt8(ref sbyte source)
+    {
+        Quad128 r = default;
+        (Vector128<short> lo, Vector128<short> hi) = Vector128.Widen(Vector128.LoadUnsafe(ref source));
+        r[0] = Vector128.ConvertToSingle(Vector128.WidenLower(lo));
+        r[1] = Vector128.ConvertToSingle(Vector128.WidenUpper(lo));
+        r[2] = Vector128.ConvertToSingle(Vector128.WidenLower(hi));
+        r[3] = Vector128.ConvertToSingle(Vector128.WidenUpper(hi));
         return r;
     }
 
@@ -246,6 +300,28 @@ internal readonly struct PanelScalar : IPanel<Scalar16>
     {
         Scalar16 r = default;
         MemoryMarshal.CreateReadOnlySpan(ref source, PanelWidth.Value).CopyTo(r);
+        return r;
+    }
+
+    public static Scalar16 LoadBFloat16(ref ushort source)
+    {
+        Scalar16 r = default;
+        for (int j = 0; j < PanelWidth.Value; j++)
+        {
+            r[j] = BitConverter.UInt32BitsToSingle((uint)Unsafe.Add(ref source, j) << 16);
+        }
+
+        return r;
+    }
+
+    public static Scalar16 LoadInt8(ref sbyte source)
+    {
+        Scalar16 r = default;
+        for (int j = 0; j < PanelWidth.Value; j++)
+        {
+            r[j] = Unsafe.Add(ref source, j);
+        }
+
         return r;
     }
 
