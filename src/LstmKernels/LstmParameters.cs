@@ -13,7 +13,7 @@ namespace LstmKernels;
 /// <see cref="Bias"/>. The arrays are mutable; a <see cref="LstmCell"/> copies (packs) them when it is built and does
 /// not see later changes. Not thread-safe for writes.
 /// </remarks>
-public sealed class LstmParameters
+public sealed partial class LstmParameters
 {
     private readonly float[] weightIh;
     private readonly float[] weightHh;

@@ -146,4 +146,101 @@ internal static class Tolerances
     /// ±1/√H (±2/√H for the bias) times 1 + 4u.
     /// </summary>
     public const double InitRangeFactor = 1 + (4 * U);
+
+    // ---------------------------------------------------------------- training (Kernels.Backward.cs, Training/)
+
+    /// <summary>
+    /// LstmPointwiseBackward against its double twin (same float activations and states): the documented
+    /// 32u·(|dc| + |dh|)·(1 + |cPrev|) + 1e-37. tanh(c) is off by 4u relative; 1 − τ² then loses up to 9u absolute
+    /// (cancellation near |τ| = 1), so δc = dc + dh·o·(1 − τ²) is off by about 12u·(|dc| + |dh|); each further product
+    /// (g, i, f(1 − f), cPrev) rounds once (½u relative) and multiplies by at most 1 (or |cPrev| for dz_f): at most
+    /// 16u·(|dc| + |dh|)·max(1, |cPrev|). 32u doubles that for margin; the floor covers subnormal products.
+    /// </summary>
+    public static double PointwiseBackward(double dh, double dc, double cPrev) =>
+        (32 * U * (Math.Abs(dc) + Math.Abs(dh)) * (1 + Math.Abs(cPrev))) + 1e-37;
+
+    /// <summary>
+    /// AccumulateWeightGradient / AccumulateBiasGradient / AccumulateInputGradient against their double twins: a
+    /// float sum of n terms plus the initial value, in any order, is within (n + 2)·u·(|initial| + Σ|terms|) (the
+    /// bound of GateProjection); the floor matters only when every term is zero or subnormal.
+    /// </summary>
+    public static double GradientSum(int terms, double sumOfAbsoluteTerms) => ((terms + 2) * U * sumOfAbsoluteTerms) + 1e-30;
+
+    /// <summary>
+    /// SgdUpdate against its twin: v' = fma(μ, v, g) rounds once (twice without hardware FMA), at most
+    /// 2u·(|μv| + |g|) (relative to the terms: under cancellation v' itself is small); p' = fma(−lr, v', p) rounds once
+    /// more (twice without FMA) and carries lr times the v' error. Pass lr·(|μv| + |g|) as
+    /// <paramref name="rateTimesVelocity"/>: 2u·(|p| + |p'|) + 3u·lr·(|μv| + |g|) covers the roundings, the carried v'
+    /// error and the twin's own final rounding.
+    /// </summary>
+    public static double SgdParameter(double p, double pNew, double rateTimesVelocity) =>
+        (2 * U * (Math.Abs(p) + Math.Abs(pNew))) + (3 * U * Math.Abs(rateTimesVelocity)) + 1e-38;
+
+    /// <summary>The SGD velocity: one or two roundings of μv + g, 2u·(|μv| + |g|).</summary>
+    public static double SgdVelocity(double momentumTimesV, double g) => (2 * U * (Math.Abs(momentumTimesV) + Math.Abs(g))) + 1e-38;
+
+    /// <summary>
+    /// AdamUpdate against its twin. The moments are within 4u·(|β·m| + |(1 − β)·g|) (<see cref="AdamMoment"/>; the
+    /// relative error of m' itself is unbounded under cancellation, so it is bounded by the sizes of its terms). The
+    /// step s·m'/(√v'·k + ε) then has the m' error times s/denominator, plus one rounding (≤ u relative) each for the
+    /// step size s, the factor k = 1/√(1 − β₂ᵗ), √, ·k, + ε, the division and the product by s (7u), and v''s 4u halved
+    /// by √ (2u): 9u·|step|, 12u with margin; the final add rounds p' (u·|p'|), as does the twin: 2u·|p'|.
+    /// </summary>
+    public static double AdamParameter(double pNew, double step, double rateOverDenominator, double momentTerms) =>
+        (2 * U * Math.Abs(pNew)) + (12 * U * Math.Abs(step)) + (4 * U * Math.Abs(rateOverDenominator) * momentTerms) + 1e-38;
+
+    /// <summary>
+    /// The Adam moments: up to three roundings (g·g for v, the product by 1 − β, the fma), each at most u relative
+    /// to a value no larger than the sum of the terms: 4u·(|β·m| + |(1 − β)·g|) (|g²| for v).
+    /// </summary>
+    public static double AdamMoment(double momentTerms) => (4 * U * momentTerms) + 1e-38;
+
+    /// <summary>
+    /// ReferenceLstmCell.BackwardSequence (double) against central finite differences (double) of a loss that is
+    /// linear in every h_t and in c_T: with step ε = 1e-5 the truncation error is about ε²·|L'''|/6 ≈ 1e-11 and the
+    /// rounding error 2⁻⁵³·|L|/ε ≈ 1e-11 for |L| ~ 10; we allow 1e-7 absolute plus 1e-6 relative, orders of magnitude
+    /// under the smallest real gradient bug (a dropped term changes a gradient by its own size).
+    /// </summary>
+    public static double FiniteDifference(double fd) => 1e-7 + (1e-6 * Math.Abs(fd));
+
+    /// <summary>
+    /// LstmBptt (float, fast kernels) against ReferenceLstmCell.BackwardSequence (double) on the same float inputs,
+    /// at CreateRandom's weight scale, x, h0 and upstream gradients in [−1, 1], |c0| ≤ 2, H, I ≤ 33, T ≤ 8, B ≤ 5:
+    /// each gradient tensor's largest error is at most BpttRelative·(1 + T)·max|reference tensor| plus
+    /// <see cref="BpttAbsolute"/>. The errors: the forward states carry the one-step bound per step (2e-6 relative,
+    /// <see cref="CellC"/>), the pointwise backward 32u, each product a float sum of up to T·B + 2 or 4H + 2 terms
+    /// (random walk ≲ √K·u); then the chain through T steps. Measured maximum (BpttTests' fixed shapes, every path):
+    /// about 9e-8·(1 + T)·max|reference|, so 1e-6 leaves a factor of about 10. A wrong equation (C_t for C_{t−1}, a
+    /// missing dC chain) moves gradients by 1e-2 or more of that scale.
+    /// </summary>
+    public const double BpttRelative = 1e-6;
+
+    /// <summary>The absolute floor of the BPTT comparison: gradients that are all tiny (H = 1, T = 1) still compare.</summary>
+    public const double BpttAbsolute = 1e-6;
+
+    /// <summary>
+    /// Lstm (fused or unfused route) against ReferenceLstm over T steps and L layers, weights at CreateRandom's scale,
+    /// inputs and states in [−1, 1]: each step of each layer adds at most the one-step bound (<see cref="CellC"/>, and
+    /// <see cref="CellH"/> for h); an error in a layer's output reaches the next layer's gates through weights of
+    /// ~1/√H with slopes ≤ 1 (gain ≤ 1), and is carried along time with gain ≤ 1 (see <see cref="SequenceFactor"/>),
+    /// so the bound is (T·L)·(one step). The unfused route with peepholes, clip or input_forget has the same order
+    /// (peepholes in [−1, 1] add |P·c| ≤ 2 to a pre-activation whose error is unchanged). Doubled for the fused
+    /// route's separate input and recurrent sums.
+    /// </summary>
+    public static double Layer(int steps, int layers, double referenceC) => 2 * Math.Max(1, steps) * layers * CellC(referenceC);
+
+    /// <summary>
+    /// A reduced-precision step against the float32 reference (the cost of rounding the weights), at the
+    /// CreateRandom scale with x, h in [−1, 1]: |Δh| ≤ bound, |Δc| ≤ bound·(1 + |c|). Each weight moves by at most
+    /// 2⁻⁸|w| (bfloat16) or s/2 = max|row|/254 (int8); the rounding errors are independent, so a pre-activation
+    /// moves by about √K times one of them (K = I + H ≤ 557): ≈ 2⁻⁸·√K/(3√H) ≈ 1e-3 (bfloat16) and
+    /// √K·(1/√H)/254/√3 ≈ 3e-3 (int8); gates pass it on with slope ≤ 1. Measured maxima at (128,128) and (300,257):
+    /// see docs/kernels.md; the bounds leave a factor of about 2–3.
+    /// </summary>
+    public static double Precision(WeightPrecision precision) => precision switch
+    {
+        WeightPrecision.BFloat16 => 2e-3,
+        WeightPrecision.Int8 => 1e-2,
+        _ => CellH,
+    };
 }

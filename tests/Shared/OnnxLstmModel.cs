@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 
 namespace LstmKernels.Testing;
@@ -12,8 +11,8 @@ namespace LstmKernels.Testing;
 /// </summary>
 public sealed class OnnxLstmModel
 {
-    private const int FloatType = 1;
-    private const int Int32Type = 6;
+    private const int FloatType = OnnxProto.Float;
+    private const int Int32Type = OnnxProto.Int32;
 
     /// <summary>Sequence length; 0 writes a symbolic dimension.</summary>
     public int SequenceLength { get; init; }
@@ -65,7 +64,7 @@ public sealed class OnnxLstmModel
     public byte[] ToBytes()
     {
         int d = Directions, h = HiddenSize;
-        Proto node = NodeInputs(B is not null, WithSequenceLengths, WithInitialState, P is not null);
+        ProtoWriter node = NodeInputs(B is not null, WithSequenceLengths, WithInitialState, P is not null);
         foreach (string output in (string[])["Y", "Y_h", "Y_c"])
         {
             node.String(2, output);
@@ -82,7 +81,7 @@ public sealed class OnnxLstmModel
             node.Message(5, FloatAttribute("clip", clip));
         }
 
-        var graph = new Proto();
+        var graph = new ProtoWriter();
         graph.Message(1, node);
         graph.String(2, "lstm_graph");
         graph.Message(5, Tensor("W", [d, 4 * h, InputSize], W));
@@ -98,36 +97,28 @@ public sealed class OnnxLstmModel
         }
 
         long[] x = Layout == 0 ? [SequenceLength, BatchSize, InputSize] : [BatchSize, SequenceLength, InputSize];
-        graph.Message(11, ValueInfo("X", FloatType, x));
+        graph.Message(11, OnnxProto.ValueInfo("X", FloatType, x));
         if (WithSequenceLengths)
         {
-            graph.Message(11, ValueInfo("sequence_lens", Int32Type, [BatchSize]));
+            graph.Message(11, OnnxProto.ValueInfo("sequence_lens", Int32Type, [BatchSize]));
         }
 
         long[] state = Layout == 0 ? [d, BatchSize, h] : [BatchSize, d, h];
         if (WithInitialState)
         {
-            graph.Message(11, ValueInfo("initial_h", FloatType, state));
-            graph.Message(11, ValueInfo("initial_c", FloatType, state));
+            graph.Message(11, OnnxProto.ValueInfo("initial_h", FloatType, state));
+            graph.Message(11, OnnxProto.ValueInfo("initial_c", FloatType, state));
         }
 
         long[] y = Layout == 0 ? [SequenceLength, d, BatchSize, h] : [BatchSize, SequenceLength, d, h];
-        graph.Message(12, ValueInfo("Y", FloatType, y));
-        graph.Message(12, ValueInfo("Y_h", FloatType, state));
-        graph.Message(12, ValueInfo("Y_c", FloatType, state));
+        graph.Message(12, OnnxProto.ValueInfo("Y", FloatType, y));
+        graph.Message(12, OnnxProto.ValueInfo("Y_h", FloatType, state));
+        graph.Message(12, OnnxProto.ValueInfo("Y_c", FloatType, state));
 
-        var opset = new Proto();
-        opset.String(1, "");
-        opset.Varint(2, 14);
-        var model = new Proto();
-        model.Varint(1, 8);
-        model.String(2, "LstmKernels");
-        model.Message(7, graph);
-        model.Message(8, opset);
-        return model.ToArray();
+        return OnnxProto.Model(graph, "LstmKernels", opset: 14);
     }
 
-    private static Proto NodeInputs(bool b, bool lengths, bool state, bool p)
+    private static ProtoWriter NodeInputs(bool b, bool lengths, bool state, bool p)
     {
         // Positional inputs, "" for an omitted optional one; trailing omitted ones are left out, as ONNX allows.
         string[] inputs = ["X", "W", "R", b ? "B" : "", lengths ? "sequence_lens" : "", state ? "initial_h" : "", state ? "initial_c" : "", p ? "P" : ""];
@@ -137,7 +128,7 @@ public sealed class OnnxLstmModel
             count--;
         }
 
-        var node = new Proto();
+        var node = new ProtoWriter();
         for (int k = 0; k < count; k++)
         {
             node.String(1, inputs[k]);
@@ -146,34 +137,34 @@ public sealed class OnnxLstmModel
         return node;
     }
 
-    private static Proto IntAttribute(string name, long value)
+    private static ProtoWriter IntAttribute(string name, long value)
     {
-        var a = new Proto();
+        var a = new ProtoWriter();
         a.String(1, name);
         a.Varint(3, (ulong)value);
         a.Varint(20, 2);
         return a;
     }
 
-    private static Proto FloatAttribute(string name, float value)
+    private static ProtoWriter FloatAttribute(string name, float value)
     {
-        var a = new Proto();
+        var a = new ProtoWriter();
         a.String(1, name);
         a.Fixed32(2, BitConverter.SingleToUInt32Bits(value));
         a.Varint(20, 1);
         return a;
     }
 
-    private static Proto StringAttribute(string name, string value)
+    private static ProtoWriter StringAttribute(string name, string value)
     {
-        var a = new Proto();
+        var a = new ProtoWriter();
         a.String(1, name);
         a.Bytes(4, Encoding.UTF8.GetBytes(value));
         a.Varint(20, 3);
         return a;
     }
 
-    private static Proto Tensor(string name, long[] dims, float[] values)
+    private static ProtoWriter Tensor(string name, long[] dims, float[] values)
     {
         long expected = 1;
         foreach (long dim in dims)
@@ -186,7 +177,7 @@ public sealed class OnnxLstmModel
             throw new ArgumentException($"Tensor '{name}' has {values.Length} values; its shape [{string.Join(", ", dims)}] needs {expected}.", name);
         }
 
-        var t = new Proto();
+        var t = new ProtoWriter();
         foreach (long dim in dims)
         {
             t.Varint(1, (ulong)dim);
@@ -203,80 +194,5 @@ public sealed class OnnxLstmModel
 
         t.Bytes(9, raw);
         return t;
-    }
-
-    private static Proto ValueInfo(string name, int elementType, long[] dims)
-    {
-        var shape = new Proto();
-        foreach (long dim in dims)
-        {
-            var d = new Proto();
-            if (dim > 0)
-            {
-                d.Varint(1, (ulong)dim);
-            }
-            else
-            {
-                d.String(2, "n");
-            }
-
-            shape.Message(1, d);
-        }
-
-        var tensor = new Proto();
-        tensor.Varint(1, (ulong)elementType);
-        tensor.Message(2, shape);
-        var type = new Proto();
-        type.Message(1, tensor);
-        var info = new Proto();
-        info.String(1, name);
-        info.Message(2, type);
-        return info;
-    }
-
-    /// <summary>A protobuf message being written: fields appended in order.</summary>
-    private sealed class Proto
-    {
-        private readonly ArrayBufferWriter<byte> stream = new();
-
-        public void Varint(int field, ulong value)
-        {
-            Key(field, 0);
-            WriteVarint(value);
-        }
-
-        public void Fixed32(int field, uint value)
-        {
-            Key(field, 5);
-            Span<byte> b = stackalloc byte[4];
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(b, value);
-            stream.Write((ReadOnlySpan<byte>)b);
-        }
-
-        public void Bytes(int field, byte[] value)
-        {
-            Key(field, 2);
-            WriteVarint((ulong)value.Length);
-            stream.Write((ReadOnlySpan<byte>)value);
-        }
-
-        public void String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
-
-        public void Message(int field, Proto value) => Bytes(field, value.ToArray());
-
-        public byte[] ToArray() => stream.WrittenSpan.ToArray();
-
-        private void Key(int field, int wireType) => WriteVarint(((ulong)field << 3) | (uint)wireType);
-
-        private void WriteVarint(ulong value)
-        {
-            while (value >= 0x80)
-            {
-                stream.Write([(byte)(value | 0x80)]);
-                value >>= 7;
-            }
-
-            stream.Write([(byte)value]);
-        }
     }
 }

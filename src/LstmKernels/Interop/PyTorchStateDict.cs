@@ -1,0 +1,112 @@
+using System.Globalization;
+
+namespace LstmKernels.Interop;
+
+/// <summary>
+/// Converts between an <see cref="Lstm"/> and the tensors of a PyTorch <c>nn.LSTM</c> <c>state_dict</c>
+/// (<c>weight_ih_l{k}</c>, <c>weight_hh_l{k}</c>, <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c>, with <c>_reverse</c> for the
+/// second direction), e.g. as read by <see cref="SafetensorsFile"/>.
+/// </summary>
+public static class PyTorchStateDict
+{
+    private const string Format = "PyTorch state_dict";
+
+    /// <summary>Builds an <see cref="Lstm"/> from an <c>nn.LSTM</c>'s state_dict tensors.</summary>
+    /// <param name="tensors">The tensors by name.</param>
+    /// <param name="prefix">The module's prefix in the state_dict (e.g. <c>"lstm."</c>), or empty.</param>
+    /// <param name="batchFirst">The module's <c>batch_first</c>.</param>
+    /// <returns>The LSTM: layers from <c>l0, l1, …</c>; bidirectional when <c>_reverse</c> tensors are present.</returns>
+    /// <exception cref="InvalidDataException">
+    /// A tensor is missing, has the wrong shape or holds NaN or ∞, or the module uses <c>proj_size</c>
+    /// (<c>weight_hr_l{k}</c>), which this library does not implement.
+    /// </exception>
+    public static Lstm CreateLstm(IReadOnlyDictionary<string, FloatTensor> tensors, string prefix = "", bool batchFirst = false)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (tensors.ContainsKey(prefix + "weight_hr_l0"))
+        {
+            InteropThrow.Invalid(Format, $"'{prefix}weight_hr_l0' is present: LSTMs with proj_size are not supported.");
+        }
+
+        bool bidirectional = tensors.ContainsKey(prefix + "weight_ih_l0_reverse");
+        int dirs = bidirectional ? 2 : 1;
+        var cells = new List<LstmParameters>();
+        for (int layer = 0; tensors.ContainsKey(Name(prefix, "weight_ih", layer, 0)); layer++)
+        {
+            for (int d = 0; d < dirs; d++)
+            {
+                FloatTensor wIh = Get(tensors, Name(prefix, "weight_ih", layer, d));
+                FloatTensor wHh = Get(tensors, Name(prefix, "weight_hh", layer, d));
+                tensors.TryGetValue(Name(prefix, "bias_ih", layer, d), out FloatTensor? bIh);
+                tensors.TryGetValue(Name(prefix, "bias_hh", layer, d), out FloatTensor? bHh);
+                if (wHh.Shape.Length != 2 || wHh.Shape[0] != 4 * wHh.Shape[1] || wHh.Shape[1] < 1 || wIh.Shape.Length != 2 || wIh.Shape[0] != wHh.Shape[0] || wIh.Shape[1] < 1)
+                {
+                    InteropThrow.Invalid(Format, $"layer {layer}: weight_ih {wIh.ShapeText()} and weight_hh {wHh.ShapeText()} are not [4H, I] and [4H, H].");
+                }
+
+                try
+                {
+                    cells.Add(LstmParameters.FromPyTorch(wIh.Shape[1], wHh.Shape[1], wIh.Data, wHh.Data, bIh is null ? default : bIh.Data, bHh is null ? default : bHh.Data));
+                }
+                catch (ArgumentException e)
+                {
+                    InteropThrow.Invalid(Format, $"layer {layer} direction {d}: {e.Message}");
+                }
+            }
+        }
+
+        if (cells.Count == 0)
+        {
+            InteropThrow.Invalid(Format, $"no '{prefix}weight_ih_l0' tensor.");
+        }
+
+        try
+        {
+            return new Lstm(cells, new LstmOptions { Direction = bidirectional ? LstmDirection.Bidirectional : LstmDirection.Forward, BatchFirst = batchFirst });
+        }
+        catch (ArgumentException e)
+        {
+            return InteropThrow.Invalid<Lstm>(Format, e.Message);
+        }
+    }
+
+    /// <summary>The state_dict tensors of an <see cref="Lstm"/> (<c>bias_hh</c> zero; the biases are summed in ours).</summary>
+    /// <param name="lstm">The LSTM; its options must be the defaults apart from direction and layout.</param>
+    /// <param name="prefix">A prefix for every name, or empty.</param>
+    /// <returns>The tensors in PyTorch's order.</returns>
+    /// <exception cref="ArgumentException">The LSTM has options PyTorch's <c>nn.LSTM</c> does not (peepholes, clip, …).</exception>
+    public static IReadOnlyList<FloatTensor> FromLstm(Lstm lstm, string prefix = "")
+    {
+        ArgumentNullException.ThrowIfNull(lstm);
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (!lstm.Options.IsPlain)
+        {
+            Internal.ThrowHelper.Argument(nameof(lstm), "'lstm' has options (peepholes, clip, input_forget or activations) that nn.LSTM does not have.");
+        }
+
+        var list = new List<FloatTensor>();
+        for (int layer = 0; layer < lstm.Layers; layer++)
+        {
+            for (int d = 0; d < lstm.Directions; d++)
+            {
+                LstmParameters p = lstm.GetParameters(layer, d);
+                int rows = 4 * p.HiddenSize;
+                float[] wIh = new float[p.WeightIh.Length], wHh = new float[p.WeightHh.Length], bIh = new float[rows], bHh = new float[rows];
+                p.ToPyTorch(wIh, wHh, bIh, bHh);
+                list.Add(new FloatTensor(Name(prefix, "weight_ih", layer, d), [rows, p.InputSize], wIh));
+                list.Add(new FloatTensor(Name(prefix, "weight_hh", layer, d), [rows, p.HiddenSize], wHh));
+                list.Add(new FloatTensor(Name(prefix, "bias_ih", layer, d), [rows], bIh));
+                list.Add(new FloatTensor(Name(prefix, "bias_hh", layer, d), [rows], bHh));
+            }
+        }
+
+        return list;
+    }
+
+    private static string Name(string prefix, string kind, int layer, int direction) =>
+        string.Create(CultureInfo.InvariantCulture, $"{prefix}{kind}_l{layer}{(direction == 1 ? "_reverse" : string.Empty)}");
+
+    private static FloatTensor Get(IReadOnlyDictionary<string, FloatTensor> tensors, string name) =>
+        tensors.TryGetValue(name, out FloatTensor? t) ? t : InteropThrow.Invalid<FloatTensor>(Format, $"tensor '{name}' is missing.");
+}

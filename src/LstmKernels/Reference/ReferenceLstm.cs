@@ -1,0 +1,225 @@
+using LstmKernels.Internal;
+
+namespace LstmKernels.Reference;
+
+/// <summary>
+/// Twin of <see cref="Lstm"/>: the same constructor, shapes and options, written as plain loops in
+/// <see cref="double"/> straight from the ONNX LSTM equations (one row, one step, one unit at a time). Never
+/// optimised; use it to verify <see cref="Lstm"/>.
+/// </summary>
+/// <remarks>
+/// Per layer and direction, for each row b of length L (T when no lengths are given), steps k = 0..L−1 at time
+/// t = k (reverse: L−1−k): <c>z = W_ih·x_t + W_hh·h + b</c>; <c>i = f(z_i + P_i·c)</c>; <c>f = f(z_f + P_f·c)</c> or
+/// <c>1 − i</c>; <c>g = g(z_g)</c>; <c>c' = f·c + i·g</c>; <c>o = f(z_o + P_o·c')</c>; <c>h' = o·h(c')</c>, each activation's
+/// argument clamped to ±clip when set. <c>y[t, b]</c> = h' in the direction's columns; zero for t ≥ L.
+/// </remarks>
+public sealed class ReferenceLstm
+{
+    private readonly Lstm shape;
+
+    /// <summary>Builds the twin; the arguments are checked as by <see cref="Lstm(IReadOnlyList{LstmParameters}, LstmOptions?)"/>.</summary>
+    /// <param name="cells">Weights of each layer and direction, index <c>layer·D + direction</c>.</param>
+    /// <param name="options">The options; null for <see cref="LstmOptions.Default"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="cells"/> is null.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="Lstm"/>.</exception>
+    public ReferenceLstm(IReadOnlyList<LstmParameters> cells, LstmOptions? options = null)
+    {
+        // The Lstm holds validated copies of the weights; only its plain arrays are read here.
+        shape = new Lstm(cells, options);
+    }
+
+    /// <summary>The options.</summary>
+    public LstmOptions Options => shape.Options;
+
+    /// <summary>Twin of <see cref="Lstm.Forward"/>, in double, rounding each output once.</summary>
+    /// <param name="batchSize">B.</param>
+    /// <param name="x">Inputs <c>[T, B, I]</c> (batch-first <c>[B, T, I]</c>).</param>
+    /// <param name="h0">Initial hidden states <c>[L·D, B, H]</c>, or empty for zeros.</param>
+    /// <param name="c0">Initial cell states <c>[L·D, B, H]</c>, or empty.</param>
+    /// <param name="y">Outputs <c>[T, B, D·H]</c> (batch-first <c>[B, T, D·H]</c>), or empty.</param>
+    /// <param name="hT">Final hidden states <c>[L·D, B, H]</c>, or empty.</param>
+    /// <param name="cT">Final cell states <c>[L·D, B, H]</c>, or empty.</param>
+    /// <param name="sequenceLengths">Lengths <c>[B]</c> in 0..T, or empty for all T.</param>
+    /// <exception cref="ArgumentException">A length does not fit.</exception>
+    public void Forward(
+        int batchSize,
+        ReadOnlySpan<float> x,
+        ReadOnlySpan<float> h0,
+        ReadOnlySpan<float> c0,
+        Span<float> y,
+        Span<float> hT,
+        Span<float> cT,
+        ReadOnlySpan<int> sequenceLengths = default)
+    {
+        // Shapes and errors exactly as the optimised Lstm: validate through a zero-length-output dry check.
+        if (batchSize < 0)
+        {
+            ThrowHelper.OutOfRange(nameof(batchSize), batchSize, "must be at least 0");
+        }
+
+        int input = shape.InputSize, hidden = shape.HiddenSize, dirs = shape.Directions, layers = shape.Layers;
+        long row = (long)batchSize * input;
+        if (row == 0 ? x.Length != 0 : x.Length % row != 0)
+        {
+            ThrowHelper.NotMultiple(nameof(x), x.Length, Math.Max(row, 1), "steps of [B, I] with B = batchSize");
+        }
+
+        int steps = row == 0 ? 0 : (int)(x.Length / row);
+        int batch = batchSize;
+        long states = (long)layers * dirs * batch * hidden;
+        foreach ((int length, string name) in (ReadOnlySpan<(int, string)>)[(h0.Length, nameof(h0)), (c0.Length, nameof(c0)), (hT.Length, nameof(hT)), (cT.Length, nameof(cT))])
+        {
+            if (length != 0)
+            {
+                ThrowHelper.CheckLength(length, states, name, "[L·D, B, H], or empty");
+            }
+        }
+
+        if (y.Length != 0)
+        {
+            ThrowHelper.CheckLength(y.Length, (long)steps * batch * dirs * hidden, nameof(y), "[T, B, D·H] (batch-first [B, T, D·H]), or empty");
+        }
+
+        if (!sequenceLengths.IsEmpty)
+        {
+            ThrowHelper.CheckLength(sequenceLengths.Length, batch, nameof(sequenceLengths), "[B], or empty for all T");
+        }
+
+        int[] lengths = new int[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            lengths[b] = sequenceLengths.IsEmpty ? steps : sequenceLengths[b];
+            if ((uint)lengths[b] > (uint)steps)
+            {
+                ThrowHelper.Argument(nameof(sequenceLengths), SequenceThrow.BadLength(b, lengths[b], steps));
+            }
+        }
+
+        LstmOptions o = shape.Options;
+
+        // layerIn[t][b][k], time-major, in double.
+        double[,,] layerIn = new double[steps, batch, input];
+        for (int t = 0; t < steps; t++)
+        {
+            for (int b = 0; b < batch; b++)
+            {
+                for (int k = 0; k < input; k++)
+                {
+                    layerIn[t, b, k] = o.BatchFirst ? x[(((b * steps) + t) * input) + k] : x[(((t * batch) + b) * input) + k];
+                }
+            }
+        }
+
+        double[,,] layerOut = new double[0, 0, 0];
+        for (int layer = 0; layer < layers; layer++)
+        {
+            int inSize = layer == 0 ? input : dirs * hidden;
+            layerOut = new double[steps, batch, dirs * hidden];
+            for (int d = 0; d < dirs; d++)
+            {
+                int index = (layer * dirs) + d;
+                LstmParameters p = shape.Cell(index);
+                float[]? peep = shape.Peephole(index);
+                bool reverse = d == 1 || o.Direction == LstmDirection.Reverse;
+                for (int b = 0; b < batch; b++)
+                {
+                    double[] h = new double[hidden], c = new double[hidden];
+                    for (int j = 0; j < hidden; j++)
+                    {
+                        int s = (((index * batch) + b) * hidden) + j;
+                        h[j] = h0.IsEmpty ? 0 : h0[s];
+                        c[j] = c0.IsEmpty ? 0 : c0[s];
+                    }
+
+                    for (int k = 0; k < lengths[b]; k++)
+                    {
+                        int t = reverse ? lengths[b] - 1 - k : k;
+                        double[] hNew = new double[hidden], cNew = new double[hidden];
+                        for (int j = 0; j < hidden; j++)
+                        {
+                            double[] z = new double[4];
+                            for (int gate = 0; gate < 4; gate++)
+                            {
+                                int r = (gate * hidden) + j;
+                                double sum = p.Bias[r];
+                                for (int m = 0; m < inSize; m++)
+                                {
+                                    sum += p.WeightIh[(r * inSize) + m] * layerIn[t, b, m];
+                                }
+
+                                for (int m = 0; m < hidden; m++)
+                                {
+                                    sum += p.WeightHh[(r * hidden) + m] * h[m];
+                                }
+
+                                z[gate] = sum;
+                            }
+
+                            double pi = peep is null ? 0 : peep[j], pf = peep is null ? 0 : peep[hidden + j], po = peep is null ? 0 : peep[(2 * hidden) + j];
+                            double ig = Act(o.GateActivation, z[0] + (pi * c[j]), o.Clip);
+                            double fg = o.InputForget ? 1 - ig : Act(o.GateActivation, z[1] + (pf * c[j]), o.Clip);
+                            double gg = Act(o.CellActivation, z[2], o.Clip);
+                            double cell = (fg * c[j]) + (ig * gg);
+                            double og = Act(o.GateActivation, z[3] + (po * cell), o.Clip);
+                            cNew[j] = cell;
+                            hNew[j] = og * Act(o.HiddenActivation, cell, null);
+                        }
+
+                        h = hNew;
+                        c = cNew;
+                        for (int j = 0; j < hidden; j++)
+                        {
+                            layerOut[t, b, (d * hidden) + j] = h[j];
+                        }
+                    }
+
+                    for (int j = 0; j < hidden; j++)
+                    {
+                        int s = (((index * batch) + b) * hidden) + j;
+                        if (!hT.IsEmpty)
+                        {
+                            hT[s] = (float)h[j];
+                        }
+
+                        if (!cT.IsEmpty)
+                        {
+                            cT[s] = (float)c[j];
+                        }
+                    }
+                }
+            }
+
+            layerIn = layerOut;
+        }
+
+        if (!y.IsEmpty)
+        {
+            int dh = dirs * hidden;
+            for (int t = 0; t < steps; t++)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    for (int k = 0; k < dh; k++)
+                    {
+                        y[o.BatchFirst ? (((b * steps) + t) * dh) + k : (((t * batch) + b) * dh) + k] = (float)layerOut[t, b, k];
+                    }
+                }
+            }
+        }
+    }
+
+    private static double Act(LstmActivation activation, double v, float? clip)
+    {
+        if (clip is float bound)
+        {
+            v = Math.Clamp(v, -bound, bound);
+        }
+
+        return activation switch
+        {
+            LstmActivation.Sigmoid => ReferenceKernels.Sigmoid(v),
+            LstmActivation.Tanh => Math.Tanh(v),
+            _ => Math.Max(0, v),
+        };
+    }
+}

@@ -1,0 +1,88 @@
+namespace LstmKernels;
+
+/// <summary>Which way a layer of an <see cref="Lstm"/> runs over time.</summary>
+public enum LstmDirection
+{
+    /// <summary>t = 0, 1, …, L−1 (PyTorch's default; ONNX <c>direction = "forward"</c>).</summary>
+    Forward,
+
+    /// <summary>t = L−1, …, 0, outputs stored at their original t (ONNX <c>"reverse"</c>).</summary>
+    Reverse,
+
+    /// <summary>
+    /// Both: direction 0 forward, direction 1 reverse, each with its own weights; their outputs are concatenated
+    /// per step (PyTorch's <c>bidirectional=True</c>; ONNX <c>"bidirectional"</c>).
+    /// </summary>
+    Bidirectional,
+}
+
+/// <summary>An activation function of the ONNX LSTM operator (<c>activations</c> attribute).</summary>
+public enum LstmActivation
+{
+    /// <summary>σ(x) = 1 / (1 + e⁻ˣ).</summary>
+    Sigmoid,
+
+    /// <summary>tanh(x).</summary>
+    Tanh,
+
+    /// <summary>max(0, x).</summary>
+    Relu,
+}
+
+/// <summary>
+/// The options of an <see cref="Lstm"/> beyond its weights: direction, batch-first layout, and the ONNX LSTM
+/// operator's peepholes, <c>clip</c>, <c>input_forget</c> and activations. The defaults are PyTorch's <c>nn.LSTM</c>.
+/// </summary>
+/// <remarks>
+/// With the defaults (no peepholes, no clip, no input_forget, σ/tanh/tanh) every layer runs on the fused
+/// <see cref="LstmCell.ForwardSequence"/>; any other option takes the unfused route (<see cref="Kernels.Linear"/>,
+/// then the pointwise stage with the option), which the reference twin <see cref="Reference.ReferenceLstm"/> checks.
+/// Equations with every option (ONNX's, gate order of the peepholes i, f, o here):
+/// <c>i = f(z_i + P_i⊙c_{t−1})</c>, <c>f = f(z_f + P_f⊙c_{t−1})</c> (or <c>1 − i</c> with input_forget),
+/// <c>g = g(z_g)</c>, <c>c_t = f⊙c_{t−1} + i⊙g</c>, <c>o = f(z_o + P_o⊙c_t)</c>, <c>h_t = o⊙h(c_t)</c>, where each
+/// activation's whole argument is clamped to [−clip, clip] when a clip is set (as ONNX Runtime does).
+/// </remarks>
+public sealed record class LstmOptions
+{
+    /// <summary>The default options: one direction, forward, time-major, no extras.</summary>
+    public static LstmOptions Default { get; } = new();
+
+    /// <summary>Forward (default), reverse or bidirectional.</summary>
+    public LstmDirection Direction { get; init; }
+
+    /// <summary>
+    /// When true, <c>x</c> and <c>y</c> are <c>[B, T, features]</c> (PyTorch's <c>batch_first</c>); the states stay
+    /// <c>[layers·directions, B, H]</c> as in PyTorch (ONNX <c>layout = 1</c> moves them to <c>[B, directions, H]</c>).
+    /// </summary>
+    public bool BatchFirst { get; init; }
+
+    /// <summary>ONNX <c>clip</c>: a positive bound for every activation's input, or null (default) for none.</summary>
+    public float? Clip { get; init; }
+
+    /// <summary>ONNX <c>input_forget</c>: couple the forget gate to the input gate, <c>f = 1 − i</c>.</summary>
+    public bool InputForget { get; init; }
+
+    /// <summary>
+    /// Peephole weights, one array of <c>3H</c> per layer and direction (index <c>layer·directions + direction</c>), in
+    /// the order <c>[P_i | P_f | P_o]</c> (ONNX's <c>P</c> is <c>[P_i | P_o | P_f]</c>; convert with
+    /// <see cref="Interop.OnnxLayout.PeepholesFromOnnx"/>); null (default) for none.
+    /// </summary>
+    public IReadOnlyList<float[]>? Peepholes { get; init; }
+
+    /// <summary>The gate activation <c>f</c> of ONNX (for i, f, o); default <see cref="LstmActivation.Sigmoid"/>.</summary>
+    public LstmActivation GateActivation { get; init; } = LstmActivation.Sigmoid;
+
+    /// <summary>The cell-candidate activation <c>g</c> of ONNX; default <see cref="LstmActivation.Tanh"/>.</summary>
+    public LstmActivation CellActivation { get; init; } = LstmActivation.Tanh;
+
+    /// <summary>The hidden activation <c>h</c> of ONNX (applied to <c>c_t</c>); default <see cref="LstmActivation.Tanh"/>.</summary>
+    public LstmActivation HiddenActivation { get; init; } = LstmActivation.Tanh;
+
+    /// <summary>The number of directions: 2 for <see cref="LstmDirection.Bidirectional"/>, else 1.</summary>
+    public int Directions => Direction == LstmDirection.Bidirectional ? 2 : 1;
+
+    /// <summary>True when no option needs the unfused route (the fused cell computes exactly these equations).</summary>
+    internal bool IsPlain =>
+        Peepholes is null && Clip is null && !InputForget
+        && GateActivation == LstmActivation.Sigmoid && CellActivation == LstmActivation.Tanh && HiddenActivation == LstmActivation.Tanh;
+}
