@@ -110,7 +110,7 @@ public static partial class Kernels
 
     /// <summary>Four dot products of one weight row <paramref name="w"/> with four rows of v (row stride <paramref name="stride"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Dot4<TOps, TVec>(ref float w, ref float v, int n, int stride, out float s0, out float s1, out float s2, out float s3)
+    internal static void Dot4<TOps, TVec>(ref float w, ref float v, int n, int stride, out float s0, out float s1, out float s2, out float s3)
         where TOps : struct, ISimd<TVec>
         where TVec : struct
     {

@@ -77,7 +77,7 @@ public static partial class Kernels
         {
             for (int r = 0; r < rows; r++)
             {
-                LinearDot4<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref Unsafe.Add(ref rx, b * inner), inner, out float s0, out float s1, out float s2, out float s3);
+                Dot4<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref Unsafe.Add(ref rx, b * inner), inner, inner, out float s0, out float s1, out float s2, out float s3);
                 float br = bias[r];
                 Unsafe.Add(ref rd, (b * rows) + r) = br + s0;
                 Unsafe.Add(ref rd, ((b + 1) * rows) + r) = br + s1;
@@ -92,42 +92,6 @@ public static partial class Kernels
             {
                 Unsafe.Add(ref rd, (b * rows) + r) = bias[r] + Dot<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref Unsafe.Add(ref rx, b * inner), inner);
             }
-        }
-    }
-
-    /// <summary>Four dot products of one weight row with four consecutive rows of v (row stride n).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LinearDot4<TOps, TVec>(ref float w, ref float v, int n, out float s0, out float s1, out float s2, out float s3)
-        where TOps : struct, ISimd<TVec>
-        where TVec : struct
-    {
-        int c = TOps.Count;
-        ref float v0 = ref v;
-        ref float v1 = ref Unsafe.Add(ref v, n);
-        ref float v2 = ref Unsafe.Add(ref v, 2 * n);
-        ref float v3 = ref Unsafe.Add(ref v, 3 * n);
-        TVec a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
-        int k = 0;
-        for (; k <= n - c; k += c)
-        {
-            TVec wk = TOps.Load(ref Unsafe.Add(ref w, k));
-            a0 = TOps.MultiplyAdd(wk, TOps.Load(ref Unsafe.Add(ref v0, k)), a0);
-            a1 = TOps.MultiplyAdd(wk, TOps.Load(ref Unsafe.Add(ref v1, k)), a1);
-            a2 = TOps.MultiplyAdd(wk, TOps.Load(ref Unsafe.Add(ref v2, k)), a2);
-            a3 = TOps.MultiplyAdd(wk, TOps.Load(ref Unsafe.Add(ref v3, k)), a3);
-        }
-
-        s0 = TOps.Sum(a0);
-        s1 = TOps.Sum(a1);
-        s2 = TOps.Sum(a2);
-        s3 = TOps.Sum(a3);
-        for (; k < n; k++)
-        {
-            float wk = Unsafe.Add(ref w, k);
-            s0 += wk * Unsafe.Add(ref v0, k);
-            s1 += wk * Unsafe.Add(ref v1, k);
-            s2 += wk * Unsafe.Add(ref v2, k);
-            s3 += wk * Unsafe.Add(ref v3, k);
         }
     }
 }
