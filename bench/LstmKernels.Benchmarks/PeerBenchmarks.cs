@@ -34,6 +34,12 @@ public class PeerStepBenchmarks : IDisposable
     public void LstmKernels() => model.Step();
 
     [Benchmark]
+    public void LstmKernelsBFloat16() => model.StepBFloat16();
+
+    [Benchmark]
+    public void LstmKernelsInt8() => model.StepInt8();
+
+    [Benchmark]
     public void OnnxRuntime() => model.OrtStep.Run();
 }
 

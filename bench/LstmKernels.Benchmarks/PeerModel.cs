@@ -14,6 +14,8 @@ internal sealed class PeerModel : IDisposable
         Shape = shape;
         LstmParameters parameters = LstmParameters.CreateRandom(shape.Input, shape.Hidden, seed: 1);
         Cell = new LstmCell(parameters);
+        CellBFloat16 = new LstmCell(parameters, WeightPrecision.BFloat16);
+        CellInt8 = new LstmCell(parameters, WeightPrecision.Int8);
         OrtStep = new OrtPeer(parameters, Cell, batch: 1, steps: 1);
         OrtSequence = new OrtPeer(parameters, Cell, batch: 1, steps: SequenceSteps);
         StepFloor = new ReadFloor(Cell.PackedBytes);
@@ -29,6 +31,10 @@ internal sealed class PeerModel : IDisposable
     public CellShape Shape { get; }
 
     public LstmCell Cell { get; }
+
+    public LstmCell CellBFloat16 { get; }
+
+    public LstmCell CellInt8 { get; }
 
     public OrtPeer OrtStep { get; }
 
@@ -48,6 +54,12 @@ internal sealed class PeerModel : IDisposable
 
     /// <summary>One fused step in place.</summary>
     public void Step() => Cell.Forward(X, H, C, H, C);
+
+    /// <summary>One fused step in place with bfloat16 weights.</summary>
+    public void StepBFloat16() => CellBFloat16.Forward(X, H, C, H, C);
+
+    /// <summary>One fused step in place with int8 weights.</summary>
+    public void StepInt8() => CellInt8.Forward(X, H, C, H, C);
 
     /// <summary>A whole <see cref="SequenceSteps"/>-step sequence through <see cref="LstmCell.ForwardSequence"/>, keeping only the last state.</summary>
     public void Sequence() => Cell.ForwardSequence(Xs, H, C, [], H, C);

@@ -166,17 +166,18 @@ internal static class FusedStep<TPanel, TP, TFormat>
             TP bi = TPanel.Broadcast(0f), bf = bi, bg = bi, bo = bi;
             for (; j <= k - 2; j += 2)
             {
-                int e = j * Row;
                 TP s0 = TPanel.Broadcast(Unsafe.Add(ref v, j));
                 TP s1 = TPanel.Broadcast(Unsafe.Add(ref v, j + 1));
-                ai = TPanel.MultiplyAdd(s0, TFormat.Load<TPanel, TP>(ref rows, e), ai);
-                af = TPanel.MultiplyAdd(s0, TFormat.Load<TPanel, TP>(ref rows, e + W), af);
-                ag = TPanel.MultiplyAdd(s0, TFormat.Load<TPanel, TP>(ref rows, e + (2 * W)), ag);
-                ao = TPanel.MultiplyAdd(s0, TFormat.Load<TPanel, TP>(ref rows, e + (3 * W)), ao);
-                bi = TPanel.MultiplyAdd(s1, TFormat.Load<TPanel, TP>(ref rows, e + Row), bi);
-                bf = TPanel.MultiplyAdd(s1, TFormat.Load<TPanel, TP>(ref rows, e + Row + W), bf);
-                bg = TPanel.MultiplyAdd(s1, TFormat.Load<TPanel, TP>(ref rows, e + Row + (2 * W)), bg);
-                bo = TPanel.MultiplyAdd(s1, TFormat.Load<TPanel, TP>(ref rows, e + Row + (3 * W)), bo);
+                TFormat.LoadRow<TPanel, TP>(ref rows, j * Row, out TP wi, out TP wf, out TP wg, out TP wo);
+                ai = TPanel.MultiplyAdd(s0, wi, ai);
+                af = TPanel.MultiplyAdd(s0, wf, af);
+                ag = TPanel.MultiplyAdd(s0, wg, ag);
+                ao = TPanel.MultiplyAdd(s0, wo, ao);
+                TFormat.LoadRow<TPanel, TP>(ref rows, (j + 1) * Row, out wi, out wf, out wg, out wo);
+                bi = TPanel.MultiplyAdd(s1, wi, bi);
+                bf = TPanel.MultiplyAdd(s1, wf, bf);
+                bg = TPanel.MultiplyAdd(s1, wg, bg);
+                bo = TPanel.MultiplyAdd(s1, wo, bo);
             }
 
             ai = TPanel.Add(ai, bi);
@@ -187,12 +188,12 @@ internal static class FusedStep<TPanel, TP, TFormat>
 
         for (; j < k; j++)
         {
-            int e = j * Row;
             TP s = TPanel.Broadcast(Unsafe.Add(ref v, j));
-            ai = TPanel.MultiplyAdd(s, TFormat.Load<TPanel, TP>(ref rows, e), ai);
-            af = TPanel.MultiplyAdd(s, TFormat.Load<TPanel, TP>(ref rows, e + W), af);
-            ag = TPanel.MultiplyAdd(s, TFormat.Load<TPanel, TP>(ref rows, e + (2 * W)), ag);
-            ao = TPanel.MultiplyAdd(s, TFormat.Load<TPanel, TP>(ref rows, e + (3 * W)), ao);
+            TFormat.LoadRow<TPanel, TP>(ref rows, j * Row, out TP wi, out TP wf, out TP wg, out TP wo);
+            ai = TPanel.MultiplyAdd(s, wi, ai);
+            af = TPanel.MultiplyAdd(s, wf, af);
+            ag = TPanel.MultiplyAdd(s, wg, ag);
+            ao = TPanel.MultiplyAdd(s, wo, ao);
         }
 
         Store4(ai, af, ag, ao, ref init, ref scale, ref z);
@@ -238,11 +239,7 @@ internal static class FusedStep<TPanel, TP, TFormat>
         ref float v3 = ref Unsafe.Add(ref v, 3 * k);
         for (int j = 0; j < k; j++)
         {
-            int e = j * Row;
-            TP wi = TFormat.Load<TPanel, TP>(ref rows, e);
-            TP wf = TFormat.Load<TPanel, TP>(ref rows, e + W);
-            TP wg = TFormat.Load<TPanel, TP>(ref rows, e + (2 * W));
-            TP wo = TFormat.Load<TPanel, TP>(ref rows, e + (3 * W));
+            TFormat.LoadRow<TPanel, TP>(ref rows, j * Row, out TP wi, out TP wf, out TP wg, out TP wo);
             TP s = TPanel.Broadcast(Unsafe.Add(ref v, j));
             i0 = TPanel.MultiplyAdd(s, wi, i0);
             f0 = TPanel.MultiplyAdd(s, wf, f0);

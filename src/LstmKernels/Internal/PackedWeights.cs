@@ -139,9 +139,12 @@ internal sealed class PackedWeights
         }
     }
 
-    /// <summary>Element index of a weight: panel, then step input (row), then gate, then lane.</summary>
-    private int Index(int unit, int gate, int input) =>
-        ((unit / Width) * (Input + Hidden) * RowFloats) + (input * RowFloats) + (gate * Width) + (unit % Width);
+    /// <summary>Element index of a weight: panel, then step input (row), then its place in the row (see <see cref="IWeightFormat.Lane"/>).</summary>
+    private int Index(int unit, int gate, int input)
+    {
+        int lane = Precision == WeightPrecision.BFloat16 ? BFloat16Weights.Lane(gate, unit % Width) : Float32Weights.Lane(gate, unit % Width);
+        return ((unit / Width) * (Input + Hidden) * RowFloats) + (input * RowFloats) + lane;
+    }
 
     private static float MaxMagnitude(ReadOnlySpan<float> values)
     {

@@ -19,8 +19,11 @@ internal interface IPanel<TP>
 
     static abstract TP Load(ref float source);
 
-    /// <summary>Sixteen bfloat16 values widened to float (a bfloat16 is the top half of a float's bits).</summary>
-    static abstract TP LoadBFloat16(ref ushort source);
+    /// <summary>
+    /// Two gates' sixteen bfloat16 weights stored interleaved in 32-bit lanes (lane u: <paramref name="low"/>'s unit u
+    /// in its low half, <paramref name="high"/>'s in its high half), widened to float: a shift and a mask, no shuffle.
+    /// </summary>
+    static abstract void LoadBFloat16Pair(ref ushort source, out TP low, out TP high);
 
     /// <summary>Sixteen signed bytes converted to float.</summary>
     static abstract TP LoadInt8(ref sbyte source);
@@ -56,8 +59,12 @@ internal readonly struct Panel512 : IPanel<Vector512<float>>
     public static Vector512<float> Load(ref float source) => Vector512.LoadUnsafe(ref source);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> LoadBFloat16(ref ushort source) =>
-        Vector512.ShiftLeft(Vector512.WidenLower(Vector256.LoadUnsafe(ref source).ToVector512Unsafe()), 16).AsSingle();
+    public static void LoadBFloat16Pair(ref ushort source, out Vector512<float> low, out Vector512<float> high)
+    {
+        Vector512<uint> pairs = Vector512.LoadUnsafe(ref Unsafe.As<ushort, uint>(ref source));
+        low = Vector512.ShiftLeft(pairs, 16).AsSingle();
+        high = (pairs & Vector512.Create(0xFFFF0000u)).AsSingle();
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadInt8(ref sbyte source) =>
@@ -111,10 +118,13 @@ internal readonly struct Panel256 : IPanel<Pair256>
         new(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, Half)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Pair256 LoadBFloat16(ref ushort source)
+    public static void LoadBFloat16Pair(ref ushort source, out Pair256 low, out Pair256 high)
     {
-        (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.LoadUnsafe(ref source));
-        return new(Vector256.ShiftLeft(lo, 16).AsSingle(), Vector256.ShiftLeft(hi, 16).AsSingle());
+        ref uint lanes = ref Unsafe.As<ushort, uint>(ref source);
+        Vector256<uint> a = Vector256.LoadUnsafe(ref lanes), b = Vector256.LoadUnsafe(ref Unsafe.Add(ref lanes, Half));
+        Vector256<uint> mask = Vector256.Create(0xFFFF0000u);
+        low = new(Vector256.ShiftLeft(a, 16).AsSingle(), Vector256.ShiftLeft(b, 16).AsSingle());
+        high = new((a & mask).AsSingle(), (b & mask).AsSingle());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -189,16 +199,18 @@ internal readonly struct Panel128 : IPanel<Quad128>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Quad128 LoadBFloat16(ref ushort source)
+    public static void LoadBFloat16Pair(ref ushort source, out Quad128 low, out Quad128 high)
     {
-        Quad128 r = default;
-        (Vector128<uint> a, Vector128<uint> b) = Vector128.Widen(Vector128.LoadUnsafe(ref source));
-        (Vector128<uint> c, Vector128<uint> d) = Vector128.Widen(Vector128.LoadUnsafe(ref Unsafe.Add(ref source, 8)));
-        r[0] = Vector128.ShiftLeft(a, 16).AsSingle();
-        r[1] = Vector128.ShiftLeft(b, 16).AsSingle();
-        r[2] = Vector128.ShiftLeft(c, 16).AsSingle();
-        r[3] = Vector128.ShiftLeft(d, 16).AsSingle();
-        return r;
+        ref uint lanes = ref Unsafe.As<ushort, uint>(ref source);
+        Vector128<uint> mask = Vector128.Create(0xFFFF0000u);
+        low = default;
+        high = default;
+        for (int q = 0; q < 4; q++)
+        {
+            Vector128<uint> v = Vector128.LoadUnsafe(ref Unsafe.Add(ref lanes, q * Quarter));
+            low[q] = Vector128.ShiftLeft(v, 16).AsSingle();
+            high[q] = (v & mask).AsSingle();
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -303,15 +315,15 @@ internal readonly struct PanelScalar : IPanel<Scalar16>
         return r;
     }
 
-    public static Scalar16 LoadBFloat16(ref ushort source)
+    public static void LoadBFloat16Pair(ref ushort source, out Scalar16 low, out Scalar16 high)
     {
-        Scalar16 r = default;
+        low = default;
+        high = default;
         for (int j = 0; j < PanelWidth.Value; j++)
         {
-            r[j] = BitConverter.UInt32BitsToSingle((uint)Unsafe.Add(ref source, j) << 16);
+            low[j] = BitConverter.UInt32BitsToSingle((uint)Unsafe.Add(ref source, 2 * j) << 16);
+            high[j] = BitConverter.UInt32BitsToSingle((uint)Unsafe.Add(ref source, (2 * j) + 1) << 16);
         }
-
-        return r;
     }
 
     public static Scalar16 LoadInt8(ref sbyte source)
