@@ -30,10 +30,7 @@ public sealed partial class LstmParameters
             ThrowHelper.OutOfRange(nameof(inputSize), inputSize, "must be at least 1");
         }
 
-        if (hiddenSize < 1)
-        {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, "must be at least 1");
-        }
+        ThrowHelper.CheckSize(hiddenSize, nameof(hiddenSize));
 
         if (4L * hiddenSize * ((long)inputSize + hiddenSize + 1) > Array.MaxLength)
         {

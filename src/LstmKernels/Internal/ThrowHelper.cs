@@ -32,6 +32,33 @@ internal static class ThrowHelper
     public static void Argument(string paramName, string message) =>
         throw new ArgumentException(message, paramName);
 
+    /// <summary>Throws unless <paramref name="size"/> (a layer dimension such as hiddenSize) is at least 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CheckSize(int size, string paramName)
+    {
+        if (size < 1)
+        {
+            OutOfRange(paramName, size, "must be at least 1");
+        }
+    }
+
+    /// <summary>
+    /// Checks <paramref name="hiddenSize"/> and that <paramref name="length"/> is a whole number of rows of 4·hiddenSize;
+    /// returns the number of rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int GateRows(int hiddenSize, int length, string paramName, string what)
+    {
+        CheckSize(hiddenSize, nameof(hiddenSize));
+        long gateRows = 4L * hiddenSize;
+        if (length % gateRows != 0)
+        {
+            NotMultiple(paramName, length, gateRows, what);
+        }
+
+        return (int)(length / gateRows);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CheckLength(int actual, long expected, string paramName, string what)
     {

@@ -44,10 +44,7 @@ public static class OnnxLayout
     public static Lstm CreateLstm(int hiddenSize, ReadOnlySpan<float> w, ReadOnlySpan<float> r, ReadOnlySpan<float> b, ReadOnlySpan<float> p, LstmOptions? options = null)
     {
         options ??= LstmOptions.Default;
-        if (hiddenSize < 1)
-        {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, "must be at least 1");
-        }
+        ThrowHelper.CheckSize(hiddenSize, nameof(hiddenSize));
 
         if (options.Peepholes is not null)
         {

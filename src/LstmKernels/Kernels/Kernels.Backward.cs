@@ -224,15 +224,7 @@ public static partial class Kernels
     internal static void CheckPointwiseTraining(
         int hiddenSize, ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, Span<float> activations, Span<float> h, Span<float> c)
     {
-        if (hiddenSize < 1)
-        {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, "must be at least 1");
-        }
-
-        if (gates.Length % (4L * hiddenSize) != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(gates), gates.Length, 4L * hiddenSize, "rows of 4·hiddenSize pre-activations");
-        }
+        _ = ThrowHelper.GateRows(hiddenSize, gates.Length, nameof(gates), "rows of 4·hiddenSize pre-activations");
 
         long batchTimesH = gates.Length / 4;
         ThrowHelper.CheckLength(activations.Length, gates.Length, nameof(activations), "[B, 4H], one per pre-activation");
@@ -260,15 +252,7 @@ public static partial class Kernels
         Span<float> dGates,
         Span<float> dcPrev)
     {
-        if (hiddenSize < 1)
-        {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, "must be at least 1");
-        }
-
-        if (activations.Length % (4L * hiddenSize) != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(activations), activations.Length, 4L * hiddenSize, "rows of 4·hiddenSize activations");
-        }
+        _ = ThrowHelper.GateRows(hiddenSize, activations.Length, nameof(activations), "rows of 4·hiddenSize activations");
 
         long batchTimesH = activations.Length / 4;
         const string State = "[B, H] with B from 'activations'";
@@ -293,24 +277,8 @@ public static partial class Kernels
 
     internal static (int Rows, int Columns) CheckWeightGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> input, Span<float> weightGradient)
     {
-        if (hiddenSize < 1)
-        {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, "must be at least 1");
-        }
-
-        long gateRows = 4L * hiddenSize;
-        if (dGates.Length % gateRows != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(dGates), dGates.Length, gateRows, "rows of 4·hiddenSize gate gradients");
-        }
-
-        if (weightGradient.Length % gateRows != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(weightGradient), weightGradient.Length, gateRows, "[4H, K]");
-        }
-
-        int rows = (int)(dGates.Length / gateRows);
-        int columns = (int)(weightGradient.Length / gateRows);
+        int rows = ThrowHelper.GateRows(hiddenSize, dGates.Length, nameof(dGates), "rows of 4·hiddenSize gate gradients");
+        int columns = ThrowHelper.GateRows(hiddenSize, weightGradient.Length, nameof(weightGradient), "[4H, K]");
         ThrowHelper.CheckLength(input.Length, (long)rows * columns, nameof(input), "[N, K] with N = dGates.Length / 4H, K = weightGradient.Length / 4H");
         Aliasing.Disjoint(weightGradient, dGates, nameof(weightGradient), nameof(dGates));
         Aliasing.Disjoint(weightGradient, input, nameof(weightGradient), nameof(input));
@@ -334,24 +302,8 @@ public static partial class Kernels
 
     internal static (int Batch, int Columns) CheckInputGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> destination)
     {
-        if (hiddenSize < 1)
-        {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, "must be at least 1");
-        }
-
-        long gateRows = 4L * hiddenSize;
-        if (dGates.Length % gateRows != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(dGates), dGates.Length, gateRows, "rows of 4·hiddenSize gate gradients");
-        }
-
-        if (weight.Length % gateRows != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(weight), weight.Length, gateRows, "[4H, K]");
-        }
-
-        int batch = (int)(dGates.Length / gateRows);
-        int columns = (int)(weight.Length / gateRows);
+        int batch = ThrowHelper.GateRows(hiddenSize, dGates.Length, nameof(dGates), "rows of 4·hiddenSize gate gradients");
+        int columns = ThrowHelper.GateRows(hiddenSize, weight.Length, nameof(weight), "[4H, K]");
         ThrowHelper.CheckLength(destination.Length, (long)batch * columns, nameof(destination), "[B, K] with B = dGates.Length / 4H, K = weight.Length / 4H");
         Aliasing.Disjoint(destination, dGates, nameof(destination), nameof(dGates));
         Aliasing.Disjoint(destination, weight, nameof(destination), nameof(weight));

@@ -110,15 +110,7 @@ public static partial class Kernels
 
     internal static void CheckPointwise(int hiddenSize, ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c)
     {
-        if (hiddenSize < 1)
-        {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, "must be at least 1");
-        }
-
-        if (gates.Length % (4L * hiddenSize) != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(gates), gates.Length, 4L * hiddenSize, "rows of 4·hiddenSize pre-activations");
-        }
+        _ = ThrowHelper.GateRows(hiddenSize, gates.Length, nameof(gates), "rows of 4·hiddenSize pre-activations");
 
         long batchTimesH = gates.Length / 4;
         ThrowHelper.CheckLength(cPrev.Length, batchTimesH, nameof(cPrev), "[B, H] with B from 'gates'");

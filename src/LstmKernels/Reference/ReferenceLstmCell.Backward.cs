@@ -27,10 +27,7 @@ public sealed class ReferenceLstmGradients
             ThrowHelper.OutOfRange(nameof(inputSize), inputSize, "must be at least 1");
         }
 
-        if (hiddenSize < 1)
-        {
-            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, "must be at least 1");
-        }
+        ThrowHelper.CheckSize(hiddenSize, nameof(hiddenSize));
 
         InputSize = inputSize;
         HiddenSize = hiddenSize;
