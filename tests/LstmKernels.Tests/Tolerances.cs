@@ -234,13 +234,14 @@ internal static class Tolerances
     /// CreateRandom scale with x, h in [−1, 1]: |Δh| ≤ bound, |Δc| ≤ bound·(1 + |c|). Each weight moves by at most
     /// 2⁻⁸|w| (bfloat16) or s/2 = max|row|/254 (int8); the rounding errors are independent, so a pre-activation
     /// moves by about √K times one of them (K = I + H ≤ 557): ≈ 2⁻⁸·√K/(3√H) ≈ 1e-3 (bfloat16) and
-    /// √K·(1/√H)/254/√3 ≈ 3e-3 (int8); gates pass it on with slope ≤ 1. Measured maxima at (128,128) and (300,257):
-    /// see docs/kernels.md; the bounds leave a factor of about 2–3.
+    /// √K·(1/√H)/254/√3 ≈ 3e-3 (int8); gates pass it on with slope ≤ 1. Measured maxima over (I, H) from (32, 64)
+    /// to (1024, 1024), five inputs each: bfloat16 1.4e-3, int8 3.9e-3 (c, relative to 1 + |c|; h less); the bounds
+    /// are about three times those.
     /// </summary>
     public static double Precision(WeightPrecision precision) => precision switch
     {
-        WeightPrecision.BFloat16 => 2e-3,
-        WeightPrecision.Int8 => 1e-2,
+        WeightPrecision.BFloat16 => 4e-3,
+        WeightPrecision.Int8 => 1.2e-2,
         _ => CellH,
     };
 }
