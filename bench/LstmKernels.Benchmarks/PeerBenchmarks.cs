@@ -40,6 +40,9 @@ public class PeerStepBenchmarks : IDisposable
     public void LstmKernelsInt8() => model.StepInt8();
 
     [Benchmark]
+    public void LstmKernelsTwoThreads() => model.StepTwoThreads();
+
+    [Benchmark]
     public void OnnxRuntime() => model.OrtStep.Run();
 }
 

@@ -16,6 +16,7 @@ internal sealed class PeerModel : IDisposable
         Cell = new LstmCell(parameters);
         CellBFloat16 = new LstmCell(parameters, WeightPrecision.BFloat16);
         CellInt8 = new LstmCell(parameters, WeightPrecision.Int8);
+        CellTwoThreads = new LstmCell(parameters) { StepThreads = 2 };
         OrtStep = new OrtPeer(parameters, Cell, batch: 1, steps: 1);
         OrtSequence = new OrtPeer(parameters, Cell, batch: 1, steps: SequenceSteps);
         StepFloor = new ReadFloor(Cell.PackedBytes);
@@ -35,6 +36,8 @@ internal sealed class PeerModel : IDisposable
     public LstmCell CellBFloat16 { get; }
 
     public LstmCell CellInt8 { get; }
+
+    public LstmCell CellTwoThreads { get; }
 
     public OrtPeer OrtStep { get; }
 
@@ -60,6 +63,9 @@ internal sealed class PeerModel : IDisposable
 
     /// <summary>One fused step in place with int8 weights.</summary>
     public void StepInt8() => CellInt8.Forward(X, H, C, H, C);
+
+    /// <summary>One fused float32 step in place, its panels split over two threads.</summary>
+    public void StepTwoThreads() => CellTwoThreads.Forward(X, H, C, H, C);
 
     /// <summary>A whole <see cref="SequenceSteps"/>-step sequence through <see cref="LstmCell.ForwardSequence"/>, keeping only the last state.</summary>
     public void Sequence() => Cell.ForwardSequence(Xs, H, C, [], H, C);

@@ -37,6 +37,7 @@ public sealed class LstmCell
     private static float[]? sequenceState;
 
     private readonly PackedWeights packed;
+    private readonly int stepThreads = 1;
 
     /// <summary>Packs the weights of <paramref name="parameters"/> for the fused step, as float32.</summary>
     /// <param name="parameters">The weights; copied, later changes to them are not seen by this cell.</param>
@@ -67,6 +68,30 @@ public sealed class LstmCell
 
     /// <summary>H, the number of hidden units.</summary>
     public int HiddenSize => packed.Hidden;
+
+    /// <summary>
+    /// Threads one <see cref="Forward"/> call may use: 1 (the default) or 2. With 2, the panels of a step are split
+    /// between the calling thread and one thread-pool thread, and the call returns when both halves are done.
+    /// This pays off only when a step is long enough to amortise handing work to another core (a few µs), i.e. for
+    /// large hidden sizes; docs/benchmarks.md has the measurements. Results are bitwise the same as with 1 thread.
+    /// Steady-state calls allocate nothing themselves (one reusable work item per calling thread); under heavy load
+    /// from elsewhere, the thread pool's own queue may grow its storage. <see cref="ForwardSequence"/> always uses
+    /// one thread.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not 1 or 2.</exception>
+    public int StepThreads
+    {
+        get => stepThreads;
+        init
+        {
+            if (value is not (1 or 2))
+            {
+                ThrowHelper.OutOfRange(nameof(StepThreads), value, "must be 1 or 2");
+            }
+
+            stepThreads = value;
+        }
+    }
 
     /// <summary>How the packed weights are stored.</summary>
     public WeightPrecision Precision => packed.Precision;
@@ -154,12 +179,13 @@ public sealed class LstmCell
             hPrev.Slice(b * hidden, hidden).CopyTo(v.Slice((b * k) + input, hidden));
         }
 
-        switch (Kernels.ActivePath)
+        if (stepThreads > 1 && packed.Panels > 1)
         {
-            case SimdPath.Vector512: Step<Panel512, Vector512<float>>(batch, v, cPrev, hNext, cNext); break;
-            case SimdPath.Vector256: Step<Panel256, Pair256>(batch, v, cPrev, hNext, cNext); break;
-            case SimdPath.Vector128: Step<Panel128, Quad128>(batch, v, cPrev, hNext, cNext); break;
-            default: Step<PanelScalar, Scalar16>(batch, v, cPrev, hNext, cNext); break;
+            ParallelStep.Run(packed, packed.Panels / 2, batch, v, cPrev, hNext, cNext);
+        }
+        else
+        {
+            ParallelStep.Dispatch(packed, 0, packed.Panels, batch, v, cPrev, hNext, cNext);
         }
     }
 
@@ -229,18 +255,6 @@ public sealed class LstmCell
             case SimdPath.Vector256: RunSequence<Panel256, Pair256>(steps, batch, xs, h0, c0, ys, hT, cT); break;
             case SimdPath.Vector128: RunSequence<Panel128, Quad128>(steps, batch, xs, h0, c0, ys, hT, cT); break;
             default: RunSequence<PanelScalar, Scalar16>(steps, batch, xs, h0, c0, ys, hT, cT); break;
-        }
-    }
-
-    private void Step<TPanel, TP>(int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
-        where TPanel : struct, IPanel<TP>
-        where TP : struct
-    {
-        switch (packed.Precision)
-        {
-            case WeightPrecision.Float32: FusedStep<TPanel, TP, Float32Weights>.Run(packed, batch, v, cPrev, hNext, cNext); break;
-            case WeightPrecision.BFloat16: FusedStep<TPanel, TP, BFloat16Weights>.Run(packed, batch, v, cPrev, hNext, cNext); break;
-            default: FusedStep<TPanel, TP, Int8Weights>.Run(packed, batch, v, cPrev, hNext, cNext); break;
         }
     }
 

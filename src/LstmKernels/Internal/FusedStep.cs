@@ -29,12 +29,21 @@ internal static class FusedStep<TPanel, TP, TFormat>
     /// <c>concat(x, hPrev)</c> (K = I + H floats per row), so the outputs may alias the caller's hPrev.
     /// </summary>
     [SkipLocalsInit]
-    public static void Run(PackedWeights w, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+    public static void Run(PackedWeights w, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext) =>
+        Run(w, 0, w.Panels, batch, v, cPrev, hNext, cNext);
+
+    /// <summary>
+    /// <see cref="Run(PackedWeights, int, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/> for
+    /// panels [<paramref name="firstPanel"/>, <paramref name="endPanel"/>) only: the units of those panels are the only
+    /// ones written, so disjoint panel ranges can run on different threads.
+    /// </summary>
+    [SkipLocalsInit]
+    public static void Run(PackedWeights w, int firstPanel, int endPanel, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
     {
         int k = w.Input + w.Hidden;
         Debug.Assert(v.Length == batch * k && cPrev.Length == batch * w.Hidden && hNext.Length == batch * w.Hidden);
         Span<float> z = stackalloc float[Tile * Row];
-        for (int p = 0; p < w.Panels; p++)
+        for (int p = firstPanel; p < endPanel; p++)
         {
             Step(w, p, batch, ref w.Bias(p), 0, ref w.Rows(p), k, v, cPrev, hNext, cNext, z);
         }

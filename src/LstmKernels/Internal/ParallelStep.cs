@@ -1,0 +1,123 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.Intrinsics;
+
+namespace LstmKernels.Internal;
+
+/// <summary>
+/// Runs some of a step's panels on a thread-pool thread while the caller runs the rest. One instance per calling
+/// thread (reused, so a step allocates nothing); the caller's spans are pinned for the duration of the call and
+/// reach the worker as pointers, and the caller waits for the worker before it returns, so they stay valid.
+/// </summary>
+[SuppressMessage(
+    "Design",
+    "CA1001:Types that own disposable fields should be disposable",
+    Justification = "One instance per thread, alive as long as the thread; the event's kernel handle, if it ever gets one, is a SafeHandle the finalizer releases.")]
+internal sealed unsafe class ParallelStep : IThreadPoolWorkItem
+{
+    [ThreadStatic]
+    private static ParallelStep? perThread;
+
+    private readonly ManualResetEventSlim done = new(initialState: false, spinCount: 2000);
+    private PackedWeights? weights;
+    private int firstPanel;
+    private int endPanel;
+    private int batch;
+    private float* v;
+    private int vLength;
+    private float* cPrev;
+    private float* hNext;
+    private float* cNext;
+    private int states;
+    private Exception? failure;
+
+    private ParallelStep()
+    {
+        // Create the event's kernel handle now: were it created lazily, the first step that had to block would allocate.
+        _ = done.WaitHandle;
+    }
+
+    /// <summary>One step over all panels, split at <paramref name="split"/>: the caller takes [0, split), a worker the rest.</summary>
+    public static void Run(PackedWeights w, int split, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+    {
+        ParallelStep work = perThread ??= new ParallelStep();
+        fixed (float* pv = v, pc = cPrev, ph = hNext, pn = cNext)
+        {
+            work.weights = w;
+            work.firstPanel = split;
+            work.endPanel = w.Panels;
+            work.batch = batch;
+            work.v = pv;
+            work.vLength = v.Length;
+            work.cPrev = pc;
+            work.hNext = ph;
+            work.cNext = pn;
+            work.states = cPrev.Length;
+            work.failure = null;
+            work.done.Reset();
+            ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
+            try
+            {
+                Dispatch(w, 0, split, batch, v, cPrev, hNext, cNext);
+            }
+            finally
+            {
+                // The worker reads the pinned spans: never return (and unpin) before it is done.
+                work.done.Wait();
+                work.weights = null;
+            }
+        }
+
+        if (work.failure is Exception e)
+        {
+            throw new AggregateException("The parallel half of an LSTM step failed.", e);
+        }
+    }
+
+    public void Execute()
+    {
+        try
+        {
+            Dispatch(
+                weights!,
+                firstPanel,
+                endPanel,
+                batch,
+                new ReadOnlySpan<float>(v, vLength),
+                new ReadOnlySpan<float>(cPrev, states),
+                new Span<float>(hNext, states),
+                new Span<float>(cNext, states));
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        finally
+        {
+            done.Set();
+        }
+    }
+
+    /// <summary>Panels [<paramref name="first"/>, <paramref name="end"/>) of a step on this thread, on the active path and the weights' format.</summary>
+    public static void Dispatch(PackedWeights w, int first, int end, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+    {
+        switch (Kernels.ActivePath)
+        {
+            case SimdPath.Vector512: Dispatch<Panel512, Vector512<float>>(w, first, end, batch, v, cPrev, hNext, cNext); break;
+            case SimdPath.Vector256: Dispatch<Panel256, Pair256>(w, first, end, batch, v, cPrev, hNext, cNext); break;
+            case SimdPath.Vector128: Dispatch<Panel128, Quad128>(w, first, end, batch, v, cPrev, hNext, cNext); break;
+            default: Dispatch<PanelScalar, Scalar16>(w, first, end, batch, v, cPrev, hNext, cNext); break;
+        }
+    }
+
+    private static void Dispatch<TPanel, TP>(PackedWeights w, int first, int end, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+        where TPanel : struct, IPanel<TP>
+        where TP : struct
+    {
+        switch (w.Precision)
+        {
+            case WeightPrecision.Float32: FusedStep<TPanel, TP, Float32Weights>.Run(w, first, end, batch, v, cPrev, hNext, cNext); break;
+            case WeightPrecision.BFloat16: FusedStep<TPanel, TP, BFloat16Weights>.Run(w, first, end, batch, v, cPrev, hNext, cNext); break;
+            default: FusedStep<TPanel, TP, Int8Weights>.Run(w, first, end, batch, v, cPrev, hNext, cNext); break;
+        }
+    }
+}

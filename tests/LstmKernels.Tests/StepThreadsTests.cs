@@ -1,0 +1,108 @@
+using LstmKernels.Reference;
+
+namespace LstmKernels.Tests;
+
+/// <summary>Runs alone: the allocation test must not see the thread pool's queue grow under other tests' load.</summary>
+[CollectionDefinition(nameof(RunsAlone), DisableParallelization = true)]
+public sealed class RunsAlone;
+
+/// <summary>LstmCell.StepThreads = 2 (Internal/ParallelStep.cs): the same bits as one thread, no allocation, bad values.</summary>
+[Collection(nameof(RunsAlone))]
+public sealed class StepThreadsTests
+{
+    [Theory]
+    [InlineData(WeightPrecision.Float32, 17, 33, 1)]
+    [InlineData(WeightPrecision.Float32, 64, 100, 5)]
+    [InlineData(WeightPrecision.BFloat16, 40, 257, 4)]
+    [InlineData(WeightPrecision.Int8, 8, 48, 2)]
+    public void TwoThreads_GiveTheSameBitsAsOne(WeightPrecision precision, int input, int hidden, int batch)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(input, hidden, 3);
+        var one = new LstmCell(p, precision);
+        var two = new LstmCell(p, precision) { StepThreads = 2 };
+        float[] h1 = Generators.Fill(batch * hidden, Dist.Unit, 1), c1 = Generators.Fill(batch * hidden, Dist.Unit, 2);
+        float[] h2 = (float[])h1.Clone(), c2 = (float[])c1.Clone();
+        for (int t = 0; t < 10; t++)
+        {
+            float[] x = Generators.Fill(batch * input, Dist.Unit, 10 + t);
+            one.Forward(x, h1, c1, h1, c1);
+            two.Forward(x, h2, c2, h2, c2);
+        }
+
+        Check.BitwiseEqual(h1, h2, "h");
+        Check.BitwiseEqual(c1, c2, "c");
+
+        // And both match the reference on the cell's weights: the split covers every unit exactly once.
+        var reference = new ReferenceLstmCell(two.GetEffectiveParameters());
+        float[] x0 = Generators.Fill(batch * input, Dist.Unit, 99);
+        float[] hr = new float[h1.Length], cr = new float[c1.Length];
+        reference.Forward(x0, h1, c1, hr, cr);
+        two.Forward(x0, h2, c2, h2, c2);
+        for (int k = 0; k < hr.Length; k++)
+        {
+            Check.Near(hr[k], h2[k], Tolerances.CellH, "h vs reference", k);
+            Check.Near(cr[k], c2[k], Tolerances.CellC(cr[k]), "c vs reference", k);
+        }
+    }
+
+    [Fact]
+    public void TwoThreads_FromSeveralCallers_StayBitwiseEqual()
+    {
+        const int Callers = 4, Hidden = 96, Input = 20;
+        var cell = new LstmCell(LstmParameters.CreateRandom(Input, Hidden, 5)) { StepThreads = 2 };
+        var alone = new LstmCell(LstmParameters.CreateRandom(Input, Hidden, 5));
+        float[][] expected = new float[Callers][], got = new float[Callers][];
+        var threads = new Thread[Callers];
+        for (int k = 0; k < Callers; k++)
+        {
+            int id = k;
+            expected[id] = Run(alone, id);
+            threads[id] = new Thread(() => got[id] = Run(cell, id));
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        for (int k = 0; k < Callers; k++)
+        {
+            Check.BitwiseEqual(expected[k], got[k], $"caller {k}");
+        }
+
+        static float[] Run(LstmCell c, int seed)
+        {
+            float[] h = new float[Hidden], s = new float[Hidden];
+            for (int t = 0; t < 200; t++)
+            {
+                c.Forward(Generators.Fill(Input, Dist.Unit, (seed * 1000) + t), h, s, h, s);
+            }
+
+            return h;
+        }
+    }
+
+    [Fact]
+    public void TwoThreads_DoNotAllocate()
+    {
+        var cell = new LstmCell(LstmParameters.CreateRandom(32, 64, 2)) { StepThreads = 2 };
+        float[] x = Generators.Fill(32, Dist.Unit, 1), h = new float[64], c = new float[64];
+        Assert.Equal(0, Allocation.Measure(() => cell.Forward(x, h, c, h, c)));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    [InlineData(-1)]
+    public void StepThreads_ThrowsOutsideOneOrTwo(int threads)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(2, 3, 1);
+        Check.Throws<ArgumentOutOfRangeException>("StepThreads", () => _ = new LstmCell(p) { StepThreads = threads });
+        Assert.Equal(1, new LstmCell(p).StepThreads);
+    }
+}
