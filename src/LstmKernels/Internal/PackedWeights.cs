@@ -6,9 +6,9 @@ namespace LstmKernels.Internal;
 /// The weights of one cell packed for the fused step: hidden units in panels of 16, each panel one sequential
 /// stream. Panel p holds, for each of the K = I + H inputs of a step (x first, then h), a row of 64 weights: the
 /// four gates' weights of units 16p..16p+15, in the cell's <see cref="WeightPrecision"/> and in that format's order
-/// within the row (<see cref="IWeightFormat.Lane"/>: gate-major for float32, gates paired in 32-bit lanes for
-/// bfloat16, all four gates in one 32-bit lane for int8, so each decodes with shifts and masks). The last panel is
-/// zero-padded. Biases (and int8 scales) are float32 side arrays of 64 per panel.
+/// within the row (<see cref="IWeightFormat.Lane"/>: gate-major for float32 and int8, gates paired in 32-bit lanes
+/// for bfloat16 so that they decode with a shift and a mask). The last panel is zero-padded. Biases (and int8
+/// scales) are float32 side arrays of 64 per panel.
 /// </summary>
 /// <remarks>
 /// The layout does not depend on the machine's vector width, so a packed model is the same bytes everywhere.
@@ -144,12 +144,7 @@ internal sealed class PackedWeights
     /// <summary>Element index of a weight: panel, then step input (row), then its place in the row (see <see cref="IWeightFormat.Lane"/>).</summary>
     private int Index(int unit, int gate, int input)
     {
-        int lane = Precision switch
-        {
-            WeightPrecision.BFloat16 => BFloat16Weights.Lane(gate, unit % Width),
-            WeightPrecision.Int8 => Int8Weights.Lane(gate, unit % Width),
-            _ => Float32Weights.Lane(gate, unit % Width),
-        };
+        int lane = Precision == WeightPrecision.BFloat16 ? BFloat16Weights.Lane(gate, unit % Width) : Float32Weights.Lane(gate, unit % Width);
         return ((unit / Width) * (Input + Hidden) * RowFloats) + (input * RowFloats) + lane;
     }
 

@@ -25,11 +25,8 @@ internal interface IPanel<TP>
     /// </summary>
     static abstract void LoadBFloat16Pair(ref ushort source, out TP low, out TP high);
 
-    /// <summary>
-    /// Four gates' sixteen int8 weights stored interleaved in 32-bit lanes (lane u holds the four gates' unit u, gate
-    /// k in byte k), converted to float: per gate a shift left, an arithmetic shift right and a conversion.
-    /// </summary>
-    static abstract void LoadInt8Quad(ref sbyte source, out TP gate0, out TP gate1, out TP gate2, out TP gate3);
+    /// <summary>Sixteen signed bytes converted to float.</summary>
+    static abstract TP LoadInt8(ref sbyte source);
 
     static abstract void Store(TP value, ref float destination);
 
@@ -70,14 +67,8 @@ internal readonly struct Panel512 : IPanel<Vector512<float>>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadInt8Quad(ref sbyte source, out Vector512<float> gate0, out Vector512<float> gate1, out Vector512<float> gate2, out Vector512<float> gate3)
-    {
-        Vector512<int> quads = Vector512.LoadUnsafe(ref Unsafe.As<sbyte, int>(ref source));
-        gate0 = Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(quads, 24), 24));
-        gate1 = Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(quads, 16), 24));
-        gate2 = Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(quads, 8), 24));
-        gate3 = Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(quads, 24));
-    }
+    public static Vector512<float> LoadInt8(ref sbyte source) =>
+        Vector512.ConvertToSingle(Vector512.WidenLower(Vector256.WidenLower(Vector128.LoadUnsafe(ref source).ToVector256Unsafe()).ToVector512Unsafe()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Vector512<float> value, ref float destination) => value.StoreUnsafe(ref destination);
@@ -137,20 +128,12 @@ internal readonly struct Panel256 : IPanel<Pair256>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadInt8Quad(ref sbyte source, out Pair256 gate0, out Pair256 gate1, out Pair256 gate2, out Pair256 gate3)
+    public static Pair256 LoadInt8(ref sbyte source)
     {
-        ref int lanes = ref Unsafe.As<sbyte, int>(ref source);
-        Vector256<int> a = Vector256.LoadUnsafe(ref lanes), b = Vector256.LoadUnsafe(ref Unsafe.Add(ref lanes, Half));
-        gate0 = new(Byte(a, 0), Byte(b, 0));
-        gate1 = new(Byte(a, 1), Byte(b, 1));
-        gate2 = new(Byte(a, 2), Byte(b, 2));
-        gate3 = new(Byte(a, 3), Byte(b, 3));
+        Vector256<short> words = Vector256.WidenLower(Vector128.LoadUnsafe(ref source).ToVector256Unsafe());
+        (Vector256<int> lo, Vector256<int> hi) = Vector256.Widen(words);
+        return new(Vector256.ConvertToSingle(lo), Vector256.ConvertToSingle(hi));
     }
-
-    /// <summary>Signed byte <paramref name="k"/> of each 32-bit lane, as float.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Byte(Vector256<int> quads, int k) =>
-        Vector256.ConvertToSingle(Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(quads, 24 - (8 * k)), 24));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(Pair256 value, ref float destination)
@@ -231,21 +214,15 @@ internal readonly struct Panel128 : IPanel<Quad128>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadInt8Quad(ref sbyte source, out Quad128 gate0, out Quad128 gate1, out Quad128 gate2, out Quad128 gate3)
+    public static Quad128 LoadInt8(ref sbyte source)
     {
-        ref int lanes = ref Unsafe.As<sbyte, int>(ref source);
-        gate0 = default;
-        gate1 = default;
-        gate2 = default;
-        gate3 = default;
-        for (int q = 0; q < 4; q++)
-        {
-            Vector128<int> v = Vector128.LoadUnsafe(ref Unsafe.Add(ref lanes, q * Quarter));
-            gate0[q] = Vector128.ConvertToSingle(Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(v, 24), 24));
-            gate1[q] = Vector128.ConvertToSingle(Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(v, 16), 24));
-            gate2[q] = Vector128.ConvertToSingle(Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(v, 8), 24));
-            gate3[q] = Vector128.ConvertToSingle(Vector128.ShiftRightArithmetic(v, 24));
-        }
+        Quad128 r = default;
+        (Vector128<short> lo, Vector128<short> hi) = Vector128.Widen(Vector128.LoadUnsafe(ref source));
+        r[0] = Vector128.ConvertToSingle(Vector128.WidenLower(lo));
+        r[1] = Vector128.ConvertToSingle(Vector128.WidenUpper(lo));
+        r[2] = Vector128.ConvertToSingle(Vector128.WidenLower(hi));
+        r[3] = Vector128.ConvertToSingle(Vector128.WidenUpper(hi));
+        return r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -349,19 +326,15 @@ internal readonly struct PanelScalar : IPanel<Scalar16>
         }
     }
 
-    public static void LoadInt8Quad(ref sbyte source, out Scalar16 gate0, out Scalar16 gate1, out Scalar16 gate2, out Scalar16 gate3)
+    public static Scalar16 LoadInt8(ref sbyte source)
     {
-        gate0 = default;
-        gate1 = default;
-        gate2 = default;
-        gate3 = default;
+        Scalar16 r = default;
         for (int j = 0; j < PanelWidth.Value; j++)
         {
-            gate0[j] = Unsafe.Add(ref source, 4 * j);
-            gate1[j] = Unsafe.Add(ref source, (4 * j) + 1);
-            gate2[j] = Unsafe.Add(ref source, (4 * j) + 2);
-            gate3[j] = Unsafe.Add(ref source, (4 * j) + 3);
+            r[j] = Unsafe.Add(ref source, j);
         }
+
+        return r;
     }
 
     public static void Store(Scalar16 value, ref float destination) =>

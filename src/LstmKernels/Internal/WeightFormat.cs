@@ -16,9 +16,7 @@ internal interface IWeightFormat
 
     /// <summary>
     /// Where weight (<paramref name="gate"/>, <paramref name="lane"/>) sits among a row's 64 elements: gate-major
-    /// for float32; for bfloat16 the gates i, f and g, o share 32-bit lanes (see <see cref="IPanel{TP}.LoadBFloat16Pair"/>);
-    /// for int8 all four gates of a unit share one 32-bit lane (see <see cref="IPanel{TP}.LoadInt8Quad"/>). Packing by
-    /// lanes of 32 bits keeps the layout the same for every vector width.
+    /// for float32 and int8; for bfloat16 the gates i, f and g, o share 32-bit lanes (see <see cref="IPanel{TP}.LoadBFloat16Pair"/>).
     /// </summary>
     static abstract int Lane(int gate, int lane);
 
@@ -74,11 +72,17 @@ internal readonly struct Int8Weights : IWeightFormat
 
     public static bool Scaled => true;
 
-    public static int Lane(int gate, int lane) => (4 * lane) + gate;
+    public static int Lane(int gate, int lane) => (gate * PanelWidth.Value) + lane;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadRow<TPanel, TP>(ref byte rows, int element, out TP i, out TP f, out TP g, out TP o)
         where TPanel : struct, IPanel<TP>
-        where TP : struct =>
-        TPanel.LoadInt8Quad(ref Unsafe.Add(ref Unsafe.As<byte, sbyte>(ref rows), element), out i, out f, out g, out o);
+        where TP : struct
+    {
+        ref sbyte row = ref Unsafe.Add(ref Unsafe.As<byte, sbyte>(ref rows), element);
+        i = TPanel.LoadInt8(ref row);
+        f = TPanel.LoadInt8(ref Unsafe.Add(ref row, PanelWidth.Value));
+        g = TPanel.LoadInt8(ref Unsafe.Add(ref row, 2 * PanelWidth.Value));
+        o = TPanel.LoadInt8(ref Unsafe.Add(ref row, 3 * PanelWidth.Value));
+    }
 }
