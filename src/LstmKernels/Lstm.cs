@@ -167,7 +167,11 @@ public sealed class Lstm
     /// <param name="hT">Final hidden states <c>[L·D, B, H]</c>, or empty; may be the same memory as <paramref name="h0"/>.</param>
     /// <param name="cT">Final cell states <c>[L·D, B, H]</c>, or empty; may be the same memory as <paramref name="c0"/>.</param>
     /// <param name="sequenceLengths">Length of each row's sequence <c>[B]</c>, each in 0..T, or empty for all T.</param>
-    /// <remarks>Zero allocation after warm-up (scratch comes from <see cref="ArrayPool{T}.Shared"/>).</remarks>
+    /// <remarks>
+    /// Zero allocation after warm-up (scratch comes from <see cref="ArrayPool{T}.Shared"/>); safe to call from many threads
+    /// at once. NaN in <paramref name="x"/> at step t of row b makes row b's outputs NaN from step t on (its direction's
+    /// later steps; a reverse direction's earlier ones), never another row's.
+    /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is negative.</exception>
     /// <exception cref="ArgumentException">A length does not fit the shapes above, a sequence length is out of range, or outputs overlap where not allowed.</exception>
     public void Forward(

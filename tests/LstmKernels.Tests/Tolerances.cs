@@ -135,6 +135,16 @@ internal static class Tolerances
     public const float Saturated = 1e-6f;
 
     /// <summary>
+    /// One step whose four pre-activations are all saturated for sure (|z| minus its float error bound
+    /// <see cref="Projection"/> is ≥ 20), against the double reference: σ and tanh are within σ(−20) = 2.1e-9 of 0, 1
+    /// or ±1 there (in both), the activations add 4u relative and 1e-38 absolute, so each gate is off by ≤ 2.1e-9 + 4u;
+    /// c = f·cPrev + i·g then carries (|cPrev| + 2)·(2.1e-9 + 4u) plus 2u·(|cPrev| + 1) of rounding, ≤ 7.5e-7·(1 + |cPrev|),
+    /// and h = o·tanh(c) adds o's error and tanh's 4u: 2e-6·(1 + |cPrev|) covers both with margin. Used for inputs or
+    /// weights at ±1e4, ±1e30 and ±∞ (NumericsEdgeTests). A gate on the wrong side (a sign error on a huge z) is off by 1.
+    /// </summary>
+    public static double SaturatedStep(double cPrev) => 2e-6 * (1 + Math.Abs(cPrev));
+
+    /// <summary>
     /// The new cell state's magnitude: |c| = |f·cPrev + i·g| ≤ |cPrev| + 1 for gates f, i ∈ [0, 1] and g ∈ [−1, 1];
     /// the fma and the product each round once (½u relative), so allow (|cPrev| + 1)·(1 + 2u).
     /// </summary>

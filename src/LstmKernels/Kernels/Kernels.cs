@@ -11,6 +11,8 @@ namespace LstmKernels;
 /// Layout: row-major, batch-major <c>[B, features]</c>; gate order i, f, g, o (PyTorch's).
 /// Aliasing: an output may be the exact same memory as an input where a method says so; any other overlap
 /// throws <see cref="ArgumentException"/>. NaN in an input propagates to the outputs that depend on it.
+/// Thread safety: the kernels keep no state, so any number of threads may call them at once; each call writes only
+/// its own outputs (two concurrent calls writing the same output race, as with any span method). See docs/threading.md.
 /// </remarks>
 public static partial class Kernels
 {

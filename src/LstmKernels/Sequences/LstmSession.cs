@@ -11,7 +11,8 @@ namespace LstmKernels;
 /// A session is not thread-safe (it owns its state and scratch); different sessions may step on different threads
 /// at once. Only forward LSTMs stream: a reverse direction needs the whole sequence, so reverse and bidirectional
 /// LSTMs are refused. Stepping T inputs gives the same result as <see cref="Lstm.Forward"/> over the T-step
-/// sequence, up to float rounding order.
+/// sequence, up to float rounding order. A NaN in row b of an input makes row b's state and outputs NaN from that step
+/// on (reset the session to recover); other rows are unaffected. See docs/threading.md and docs/numerics.md.
 /// </remarks>
 public sealed class LstmSession
 {

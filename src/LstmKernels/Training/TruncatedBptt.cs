@@ -26,6 +26,8 @@ public sealed class TruncatedBptt
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
     public TruncatedBptt(LstmParameters parameters, int batchSize, int window)
     {
+        // Checked here so that the exception names this constructor's parameter, not LstmBptt's maxSteps.
+        ThrowHelper.CheckSize(window, nameof(window));
         bptt = new LstmBptt(parameters, batchSize, window);
         h = new float[batchSize * parameters.HiddenSize];
         c = new float[batchSize * parameters.HiddenSize];

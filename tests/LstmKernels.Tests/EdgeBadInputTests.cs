@@ -1,0 +1,297 @@
+using System.Reflection;
+using System.Text;
+using LstmKernels.Interop;
+using LstmKernels.Reference;
+using LstmKernels.Training;
+
+namespace LstmKernels.Tests;
+
+/// <summary>
+/// Bad input everywhere: one catalogue of (method, parameter, condition, exception) rows, each run here (exception type
+/// and ParamName asserted), which is also the table of docs/errors.md (a test keeps the two the same), and a reflection
+/// test that every public method and constructor of the library with a checked argument has at least one row. The
+/// kernels' own test classes go deeper per kernel (every length, every overlap); this catalogue covers every method
+/// once per kind of mistake, including the ones those classes did not (the Lstm states, sessions, exporters, training
+/// types, the reference types and the interop helpers).
+/// </summary>
+public sealed class EdgeBadInputTests
+{
+    private const string UpdateVariable = "LSTMKERNELS_UPDATE_ERRORS";
+    private const int I = 2;
+    private const int H = 3;
+    private const int G = 4 * H;
+
+    /// <summary>Public methods whose arguments cannot be wrong (no argument a caller can get wrong, or any value is right).</summary>
+    private static readonly string[] ExemptMethods =
+    [
+        "LstmCell.GetEffectiveParameters", "LstmParameters.Clone", "FloatTensor.ShapeText", "FloatTensor.ToString",
+        "AdamOptimizer.Reset", "TruncatedBptt.ResetState", "ReferenceLstmGradients.Clear", "ReferenceLstmCell.ToParameters",
+        "LstmSession.Reset", "LstmOptions.Equals", "LstmOptions.GetHashCode", "LstmOptions.ToString", "LstmOptions.<Clone>$",
+        "LstmOptions.op_Equality", "LstmOptions.op_Inequality", "LstmOptions..ctor", "IOptimizer.Update",
+    ];
+
+    public static TheoryData<int> RowIndices
+    {
+        get
+        {
+            var data = new TheoryData<int>();
+            for (int k = 0; k < Rows.Length; k++)
+            {
+                data.Add(k);
+            }
+
+            return data;
+        }
+    }
+
+    private static Row[] Rows { get; } = BuildRows();
+
+    [Theory]
+    [MemberData(nameof(RowIndices))]
+    public void Catalogue_EachRowThrowsItsExceptionNamingItsParameter(int index)
+    {
+        Row row = Rows[index];
+        Exception e = Assert.ThrowsAny<Exception>(row.Call);
+        Assert.True(e.GetType() == row.Exception, $"{row.Method} ({row.Condition}): threw {e.GetType().Name}, expected {row.Exception.Name}: {e.Message}");
+        if (e is ArgumentException a)
+        {
+            Assert.Equal(row.Param, a.ParamName);
+        }
+
+        Assert.False(string.IsNullOrWhiteSpace(e.Message));
+    }
+
+    [Fact]
+    public void Catalogue_CoversEveryPublicMethodWithArguments()
+    {
+        var covered = Rows.Select(r => r.Method.Split('(')[0]).ToHashSet(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (Type type in typeof(LstmCell).Assembly.GetExportedTypes())
+        {
+            foreach (MethodBase m in type.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
+                .Where(m => !m.IsSpecialName || m.Name.StartsWith("op_", StringComparison.Ordinal))
+                .Cast<MethodBase>()
+                .Concat(type.GetConstructors()))
+            {
+                string name = type.Name + "." + (m is ConstructorInfo ? "ctor" : m.Name);
+                string exempt = type.Name + "." + m.Name;
+                if (m.GetParameters().Length == 0 && m is not ConstructorInfo)
+                {
+                    continue;
+                }
+
+                if (!covered.Contains(name) && !ExemptMethods.Contains(exempt) && !(type == typeof(ReferenceKernels) && m.Name == "Sigmoid" && m.GetParameters().Length == 1))
+                {
+                    missing.Add(name);
+                }
+            }
+        }
+
+        Assert.True(missing.Count == 0, "public methods without a bad-input row in EdgeBadInputTests: " + string.Join(", ", missing.Distinct()));
+    }
+
+    [Fact]
+    public void ErrorsDoc_IsTheCatalogue()
+    {
+        string path = Path.Combine(PublicApiTests.RepositoryRoot(), "docs", "errors.md");
+        string table = Table();
+        string doc = File.Exists(path) ? File.ReadAllText(path).ReplaceLineEndings("\n") : "";
+        const string Start = "<!-- errors:start -->\n", End = "<!-- errors:end -->";
+        int s = doc.IndexOf(Start, StringComparison.Ordinal), e = doc.IndexOf(End, StringComparison.Ordinal);
+        if (Environment.GetEnvironmentVariable(UpdateVariable) == "1" && s >= 0 && e > s)
+        {
+            doc = doc[..(s + Start.Length)] + table + doc[e..];
+            File.WriteAllText(path, doc);
+            e = doc.IndexOf(End, StringComparison.Ordinal);
+        }
+
+        Assert.True(s >= 0 && e > s, "docs/errors.md must hold the markers <!-- errors:start --> and <!-- errors:end -->");
+        Assert.True(
+            doc[(s + Start.Length)..e] == table,
+            $"docs/errors.md's table differs from EdgeBadInputTests' catalogue; regenerate it: {UpdateVariable}=1 dotnet test -c Release --filter ErrorsDoc_IsTheCatalogue");
+    }
+
+    private static string Table()
+    {
+        var text = new StringBuilder();
+        text.Append("| method | parameter | condition | exception |\n| --- | --- | --- | --- |\n");
+        foreach (Row row in Rows)
+        {
+            text.Append("| `").Append(row.Method).Append("` | `").Append(row.Param ?? "—").Append("` | ").Append(row.Condition).Append(" | `")
+                .Append(row.Exception.Name).Append("` |\n");
+        }
+
+        return text.ToString();
+    }
+
+    private static Row[] BuildRows()
+    {
+        LstmParameters p = LstmParameters.CreateRandom(I, H, 1);
+        var cell = new LstmCell(p);
+        float[] x = new float[I], s = new float[H], w = new float[G * I], r = new float[G * H], b = new float[G];
+        float[] big = new float[64];
+        var lstm = new Lstm([p]);
+        LstmSession session = lstm.CreateSession();
+        var reference = new ReferenceLstmCell(p);
+        double[] xd = new double[I], sd = new double[H];
+        var gradients = new ReferenceLstmGradients(I, H);
+        var bptt = new LstmBptt(p, 1, 2);
+        var tbptt = new TruncatedBptt(p, 1, 2);
+        var referenceLstm = new ReferenceLstm([p]);
+        string missingFile = Path.Combine(Path.GetTempPath(), "lstmkernels-no-such-file.safetensors");
+
+        return
+        [
+            // Model: LstmParameters and its importers / exporters.
+            new("LstmParameters.ctor", "inputSize", "inputSize < 1", typeof(ArgumentOutOfRangeException), () => _ = new LstmParameters(0, H)),
+            new("LstmParameters.ctor", "hiddenSize", "hiddenSize < 1", typeof(ArgumentOutOfRangeException), () => _ = new LstmParameters(I, -1)),
+            new("LstmParameters.ctor", "hiddenSize", "4H·(I + H + 1) > Array.MaxLength", typeof(ArgumentOutOfRangeException), () => _ = new LstmParameters(1, 30_000)),
+            new("LstmParameters.CreateRandom", "inputSize", "a size < 1", typeof(ArgumentOutOfRangeException), () => LstmParameters.CreateRandom(0, H, 1)),
+            new("LstmParameters.FromPyTorch", "weightIh", "length ≠ 4H·I (also null/empty)", typeof(ArgumentException), () => LstmParameters.FromPyTorch(I, H, new float[G * I - 1], r, b, b)),
+            new("LstmParameters.FromPyTorch", "weightHh", "NaN or ±∞", typeof(ArgumentException), () => LstmParameters.FromPyTorch(I, H, w, [float.NaN, .. new float[G * H - 1]], b, b)),
+            new("LstmParameters.FromPyTorch", "biasHh", "length ≠ 4H and not empty", typeof(ArgumentException), () => LstmParameters.FromPyTorch(I, H, w, r, b, new float[G + 1])),
+            new("LstmParameters.FromPyTorch", "biasHh", "biasIh + biasHh overflows", typeof(ArgumentException), () => LstmParameters.FromPyTorch(I, H, w, r, Enumerable.Repeat(float.MaxValue, G).ToArray(), Enumerable.Repeat(float.MaxValue, G).ToArray())),
+            new("LstmParameters.FromSeed", "wF", "length ≠ (H + I)·H, or NaN/±∞", typeof(ArgumentException), () => LstmParameters.FromSeed(I, H, new float[3], new float[15], new float[15], new float[15], s, s, s, s)),
+            new("LstmParameters.FromSeed", "bO", "length ≠ H, or NaN/±∞", typeof(ArgumentException), () => LstmParameters.FromSeed(I, H, new float[15], new float[15], new float[15], new float[15], s, s, s, [0f, float.PositiveInfinity, 0f])),
+            new("LstmParameters.FromOnnx", "r", "length ≠ 4H·H, or NaN/±∞", typeof(ArgumentException), () => LstmParameters.FromOnnx(I, H, w, new float[G * H + 1], default)),
+            new("LstmParameters.FromOnnx", "b", "length ≠ 8H and not empty, or a summed bias overflows", typeof(ArgumentException), () => LstmParameters.FromOnnx(I, H, w, r, new float[G])),
+            new("LstmParameters.FromKeras", "recurrentKernel", "length ≠ H·4H, or NaN/±∞", typeof(ArgumentException), () => LstmParameters.FromKeras(I, H, w, new float[5], default)),
+            new("LstmParameters.FromKeras", "bias", "length ≠ 4H and not empty", typeof(ArgumentException), () => LstmParameters.FromKeras(I, H, w, r, new float[G - 1])),
+            new("LstmParameters.ToPyTorch", "weightIh", "length ≠ 4H·I", typeof(ArgumentException), () => p.ToPyTorch(new float[1], r, b, b)),
+            new("LstmParameters.ToOnnx", "w", "length ≠ 4H·I", typeof(ArgumentException), () => p.ToOnnx(default, r, new float[2 * G])),
+            new("LstmParameters.ToKeras", "kernel", "length ≠ I·4H", typeof(ArgumentException), () => p.ToKeras(new float[G * I + 1], r, b)),
+            new("LstmParameters.ToSeed", "wF", "length ≠ (H + I)·H", typeof(ArgumentException), () => p.ToSeed(new float[14], new float[15], new float[15], new float[15], s, s, s, s)),
+
+            // LstmCell.
+            new("LstmCell.ctor", "parameters", "null", typeof(ArgumentNullException), () => _ = new LstmCell(null!)),
+            new("LstmCell.ctor", "precision", "not a defined WeightPrecision", typeof(ArgumentOutOfRangeException), () => _ = new LstmCell(p, (WeightPrecision)(-1))),
+            new("LstmCell.Forward", "x", "length not a multiple of InputSize", typeof(ArgumentException), () => cell.Forward(new float[3], s, s, new float[H], new float[H])),
+            new("LstmCell.Forward", "hPrev", "length ≠ B·H (B = x.Length / I; also null/empty)", typeof(ArgumentException), () => cell.Forward(x, default, s, new float[H], new float[H])),
+            new("LstmCell.Forward", "cNext", "length ≠ B·H", typeof(ArgumentException), () => cell.Forward(x, s, s, new float[H], new float[H + 1])),
+            new("LstmCell.Forward", "hNext", "partial overlap with hPrev (exact aliasing is allowed)", typeof(ArgumentException), () => cell.Forward(x, big.AsSpan(0, H), s, big.AsSpan(1, H), new float[H])),
+            new("LstmCell.Forward", "cNext", "overlaps x or hPrev", typeof(ArgumentException), () => cell.Forward(big.AsSpan(0, I), s, s, new float[H], big.AsSpan(1, H))),
+            new("LstmCell.ForwardSequence", "h0", "length not a multiple of H", typeof(ArgumentException), () => cell.ForwardSequence(x, new float[H + 1], s, default, s, s)),
+            new("LstmCell.ForwardSequence", "xs", "length not a multiple of B·I", typeof(ArgumentException), () => cell.ForwardSequence(new float[3], new float[H], s, default, new float[H], new float[H])),
+            new("LstmCell.ForwardSequence", "ys", "length ≠ T·B·H and not empty", typeof(ArgumentException), () => cell.ForwardSequence(x, new float[H], s, new float[H + 1], new float[H], new float[H])),
+            new("LstmCell.ForwardSequence", "cT", "partial overlap with c0", typeof(ArgumentException), () => cell.ForwardSequence(x, new float[H], big.AsSpan(0, H), default, new float[H], big.AsSpan(2, H))),
+
+            // Lstm and LstmSession.
+            new("Lstm.ctor", "cells", "null", typeof(ArgumentNullException), () => _ = new Lstm(null!)),
+            new("Lstm.ctor", "cells", "a null element", typeof(ArgumentException), () => _ = new Lstm([p, null!])),
+            new("Lstm.ctor", "cells", "count not L·D, or a layer's sizes do not chain (layer l > 0 takes D·H)", typeof(ArgumentException), () => _ = new Lstm([p, p])),
+            new("Lstm.ctor", "options", "Clip ≤ 0 or not finite; Peepholes count ≠ L·D or an array ≠ 3H finite values", typeof(ArgumentException), () => _ = new Lstm([p], new LstmOptions { Peepholes = [new float[3 * H], new float[3 * H]] })),
+            new("Lstm.Forward", "batchSize", "negative", typeof(ArgumentOutOfRangeException), () => lstm.Forward(-1, default, default, default, default, default, default)),
+            new("Lstm.Forward", "x", "length not a multiple of B·I (or not empty when B = 0)", typeof(ArgumentException), () => lstm.Forward(0, x, default, default, default, default, default)),
+            new("Lstm.Forward", "c0", "length ≠ L·D·B·H and not empty", typeof(ArgumentException), () => lstm.Forward(1, x, default, new float[H - 1], default, default, default)),
+            new("Lstm.Forward", "hT", "length ≠ L·D·B·H and not empty", typeof(ArgumentException), () => lstm.Forward(1, x, default, default, default, new float[2 * H], default)),
+            new("Lstm.Forward", "cT", "length ≠ L·D·B·H and not empty", typeof(ArgumentException), () => lstm.Forward(1, x, default, default, default, default, new float[1])),
+            new("Lstm.Forward", "y", "length ≠ T·B·D·H and not empty", typeof(ArgumentException), () => lstm.Forward(1, x, default, default, new float[H + 1], default, default)),
+            new("Lstm.Forward", "sequenceLengths", "length ≠ B and not empty, or a length outside 0..T", typeof(ArgumentException), () => lstm.Forward(1, x, default, default, default, default, default, [2])),
+            new("Lstm.Forward", "y", "overlaps x, h0, c0, hT or cT", typeof(ArgumentException), () => lstm.Forward(1, big.AsSpan(0, I), default, default, big.AsSpan(1, H), default, default)),
+            new("Lstm.Forward", "cT", "partial overlap with c0, or overlaps x or h0", typeof(ArgumentException), () => lstm.Forward(1, x, default, big.AsSpan(0, H), default, default, big.AsSpan(1, H))),
+            new("Lstm.GetParameters", "layer", "outside 0..L−1", typeof(ArgumentOutOfRangeException), () => lstm.GetParameters(-1, 0)),
+            new("Lstm.GetPeepholes", "direction", "outside 0..D−1", typeof(ArgumentOutOfRangeException), () => lstm.GetPeepholes(0, 1)),
+            new("Lstm.CreateSession", "batchSize", "< 1", typeof(ArgumentOutOfRangeException), () => lstm.CreateSession(0)),
+            new("Lstm.CreateSession", null, "the LSTM is reverse or bidirectional", typeof(NotSupportedException), () => new Lstm([p], new LstmOptions { Direction = LstmDirection.Reverse }).CreateSession()),
+            new("LstmSession.Step", "x", "length ≠ B·I", typeof(ArgumentException), () => session.Step(new float[I + 1], default)),
+            new("LstmSession.Step", "y", "length ≠ B·H and not empty, or overlaps x", typeof(ArgumentException), () => session.Step(big.AsSpan(0, I), big.AsSpan(1, H))),
+            new("LstmSession.Reset(h0, c0)", "c0", "length ≠ L·B·H", typeof(ArgumentException), () => session.Reset(new float[H], new float[H - 1])),
+
+            // Kernels (the kernel test classes cover every length and overlap; one row per kind here).
+            new("Kernels.Sigmoid", "destination", "length ≠ x.Length, or partial overlap with x", typeof(ArgumentException), () => Kernels.Sigmoid(x, new float[I + 1])),
+            new("Kernels.Tanh", "destination", "length ≠ x.Length, or partial overlap with x", typeof(ArgumentException), () => Kernels.Tanh(big.AsSpan(0, 8), big.AsSpan(1, 8))),
+            new("Kernels.CellUpdate", "cPrev", "an input's length ≠ forgetGate.Length", typeof(ArgumentException), () => Kernels.CellUpdate(s, x, s, s, new float[H])),
+            new("Kernels.CellUpdate", "c", "length ≠ the inputs', or partial overlap with an input", typeof(ArgumentException), () => Kernels.CellUpdate(s, s, s, s, new float[H + 1])),
+            new("Kernels.HiddenUpdate", "h", "length ≠ the inputs', or partial overlap", typeof(ArgumentException), () => Kernels.HiddenUpdate(s, s, default)),
+            new("Kernels.LstmPointwise", "hiddenSize", "< 1", typeof(ArgumentOutOfRangeException), () => Kernels.LstmPointwise(0, b, s, new float[H], new float[H])),
+            new("Kernels.LstmPointwise", "gates", "length not a multiple of 4H", typeof(ArgumentException), () => Kernels.LstmPointwise(H, new float[G + 1], s, new float[H], new float[H])),
+            new("Kernels.GateProjection", "weightIh", "length ≠ 4H·I (H from bias, I from x / B)", typeof(ArgumentException), () => Kernels.GateProjection(x, s, new float[3], r, b, new float[G])),
+            new("Kernels.GateProjection", "gates", "overlaps an input", typeof(ArgumentException), () => Kernels.GateProjection(x, s, w, r, big.AsSpan(0, G), big.AsSpan(4, G))),
+            new("Kernels.Linear", "weight", "length ≠ N·K (N = bias.Length, K = x.Length / B)", typeof(ArgumentException), () => Kernels.Linear(x, new float[G * I + 1], b, new float[G])),
+            new("Kernels.Linear", "bias", "empty (N = 0)", typeof(ArgumentException), () => Kernels.Linear(x, w, default, new float[G])),
+            new("Kernels.LstmPointwiseTraining", "activations", "length ≠ gates.Length", typeof(ArgumentException), () => Kernels.LstmPointwiseTraining(H, b, s, new float[G - 1], new float[H], new float[H])),
+            new("Kernels.LstmPointwiseBackward", "dGates", "length ≠ 4·B·H, or overlaps an input", typeof(ArgumentException), () => Kernels.LstmPointwiseBackward(H, b, s, s, s, s, new float[G + 1], new float[H])),
+            new("Kernels.AccumulateWeightGradient", "weightGradient", "length ≠ 4H·K, or overlaps an input", typeof(ArgumentException), () => Kernels.AccumulateWeightGradient(H, b, x, new float[3])),
+            new("Kernels.AccumulateBiasGradient", "biasGradient", "empty, length does not divide dGates.Length, or overlaps dGates", typeof(ArgumentException), () => Kernels.AccumulateBiasGradient(b, default)),
+            new("Kernels.AccumulateInputGradient", "weight", "length not 4H·K with K = destination.Length / B", typeof(ArgumentException), () => Kernels.AccumulateInputGradient(H, b, new float[5], x)),
+            new("Kernels.SgdUpdate", "learningRate", "NaN, ±∞ or negative", typeof(ArgumentOutOfRangeException), () => Kernels.SgdUpdate(float.NaN, 0f, s, s, new float[H])),
+            new("Kernels.SgdUpdate", "momentum", "outside [0, 1)", typeof(ArgumentOutOfRangeException), () => Kernels.SgdUpdate(0.1f, 1f, s, s, new float[H])),
+            new("Kernels.AdamUpdate", "step", "< 1", typeof(ArgumentOutOfRangeException), () => Kernels.AdamUpdate(0.1f, 0.9f, 0.99f, 1e-8f, 0, s, new float[H], new float[H], new float[H])),
+            new("Kernels.AdamUpdate", "beta1", "outside [0, 1)", typeof(ArgumentOutOfRangeException), () => Kernels.AdamUpdate(0.1f, 1f, 0.99f, 1e-8f, 1, s, new float[H], new float[H], new float[H])),
+            new("Kernels.AdamUpdate", "m", "length ≠ gradient.Length, or overlaps another span", typeof(ArgumentException), () => Kernels.AdamUpdate(0.1f, 0.9f, 0.99f, 1e-8f, 1, s, new float[1], new float[H], new float[H])),
+
+            // Reference twins: the same checks as their kernels, plus the types of their own.
+            new("ReferenceKernels.Sigmoid", "destination", "as Kernels.Sigmoid", typeof(ArgumentException), () => ReferenceKernels.Sigmoid(x, default)),
+            new("ReferenceKernels.Tanh", "destination", "as Kernels.Tanh", typeof(ArgumentException), () => ReferenceKernels.Tanh(x, new float[1])),
+            new("ReferenceKernels.CellUpdate", "c", "as Kernels.CellUpdate", typeof(ArgumentException), () => ReferenceKernels.CellUpdate(s, s, s, s, new float[1])),
+            new("ReferenceKernels.HiddenUpdate", "h", "as Kernels.HiddenUpdate", typeof(ArgumentException), () => ReferenceKernels.HiddenUpdate(s, s, new float[1])),
+            new("ReferenceKernels.LstmPointwise", "hiddenSize", "as Kernels.LstmPointwise", typeof(ArgumentOutOfRangeException), () => ReferenceKernels.LstmPointwise(-1, b, s, new float[H], new float[H])),
+            new("ReferenceKernels.GateProjection", "bias", "as Kernels.GateProjection (bias empty or not a multiple of 4)", typeof(ArgumentException), () => ReferenceKernels.GateProjection(x, s, w, r, new float[G - 1], new float[G])),
+            new("ReferenceKernels.Linear", "destination", "as Kernels.Linear", typeof(ArgumentException), () => ReferenceKernels.Linear(x, w, b, new float[G + 1])),
+            new("ReferenceKernels.LstmPointwiseTraining", "hiddenSize", "as the kernel", typeof(ArgumentOutOfRangeException), () => ReferenceKernels.LstmPointwiseTraining(0, b, s, new float[G], new float[H], new float[H])),
+            new("ReferenceKernels.LstmPointwiseBackward", "dcPrev", "as the kernel", typeof(ArgumentException), () => ReferenceKernels.LstmPointwiseBackward(H, b, s, s, s, s, new float[G], new float[H + 1])),
+            new("ReferenceKernels.AccumulateWeightGradient", "input", "as the kernel", typeof(ArgumentException), () => ReferenceKernels.AccumulateWeightGradient(H, b, new float[3], new float[G * I])),
+            new("ReferenceKernels.AccumulateBiasGradient", "dGates", "as the kernel", typeof(ArgumentException), () => ReferenceKernels.AccumulateBiasGradient(new float[G + 1], b)),
+            new("ReferenceKernels.AccumulateInputGradient", "dGates", "as the kernel", typeof(ArgumentException), () => ReferenceKernels.AccumulateInputGradient(H, new float[G + 1], w, x)),
+            new("ReferenceKernels.SgdUpdate", "velocity", "as the kernel", typeof(ArgumentException), () => ReferenceKernels.SgdUpdate(0.1f, 0.5f, s, default, new float[H])),
+            new("ReferenceKernels.AdamUpdate", "epsilon", "as the kernel (≤ 0 or not finite)", typeof(ArgumentOutOfRangeException), () => ReferenceKernels.AdamUpdate(0.1f, 0.9f, 0.99f, 0f, 1, s, new float[H], new float[H], new float[H])),
+            new("ReferenceLstmCell.ctor", "parameters", "null", typeof(ArgumentNullException), () => _ = new ReferenceLstmCell(null!)),
+            new("ReferenceLstmCell.Forward(float)", "cPrev", "length ≠ B·H", typeof(ArgumentException), () => reference.Forward(x, s, new float[H + 1], new float[H], new float[H])),
+            new("ReferenceLstmCell.Forward(double)", "x", "length not a multiple of I", typeof(ArgumentException), () => reference.Forward(new double[3], sd, sd, new double[H], new double[H])),
+            new("ReferenceLstmCell.Backward", "gradient", "null", typeof(ArgumentNullException), () => reference.Backward(xd, sd, sd, sd, sd, null!, new double[I], new double[H], new double[H])),
+            new("ReferenceLstmCell.Backward", "dhPrev", "length ≠ B·H", typeof(ArgumentException), () => reference.Backward(xd, sd, sd, sd, sd, gradients, new double[I], new double[1], new double[H])),
+            new("ReferenceLstmCell.BackwardSequence", "inputs", "length not a multiple of B·I (B from h0)", typeof(ArgumentException), () => reference.BackwardSequence(new double[3], sd, sd, new double[H], default, default, gradients, default, sd, sd)),
+            new("ReferenceLstmCell.ApplySgd", "gradient", "sizes differ from the cell's", typeof(ArgumentException), () => reference.ApplySgd(new ReferenceLstmGradients(I + 1, H), 0.1)),
+            new("ReferenceLstmGradients.ctor", "inputSize", "< 1", typeof(ArgumentOutOfRangeException), () => _ = new ReferenceLstmGradients(0, H)),
+            new("ReferenceLstm.ctor", "cells", "as Lstm", typeof(ArgumentException), () => _ = new ReferenceLstm([])),
+            new("ReferenceLstm.Forward", "h0", "as Lstm.Forward", typeof(ArgumentException), () => referenceLstm.Forward(1, x, new float[1], default, default, default, default)),
+
+            // Training.
+            new("LstmBptt.ctor", "maxSteps", "< 1 (batchSize < 1 likewise; parameters null: ArgumentNullException)", typeof(ArgumentOutOfRangeException), () => _ = new LstmBptt(p, 1, 0)),
+            new("LstmBptt.Forward", "inputs", "empty, longer than MaxSteps steps, or not whole steps of B·I", typeof(ArgumentException), () => bptt.Forward(new float[3 * I], default, default, default)),
+            new("LstmBptt.Forward", "c0", "length ≠ B·H and not empty", typeof(ArgumentException), () => bptt.Forward(x, s, new float[1], default)),
+            new("LstmBptt.Backward", "gradient", "sizes differ from the parameters'", typeof(ArgumentException), () => RunBackward(bptt, x, new LstmParameters(I + 1, H))),
+            new("TruncatedBptt.ctor", "window", "< 1", typeof(ArgumentOutOfRangeException), () => _ = new TruncatedBptt(p, 1, 0)),
+            new("TruncatedBptt.ctor", "parameters", "null", typeof(ArgumentNullException), () => _ = new TruncatedBptt(null!, 1, 1)),
+            new("TruncatedBptt.Forward", "inputs", "longer than Window steps, or not whole steps of B·I", typeof(ArgumentException), () => tbptt.Forward(new float[3], default)),
+            new("TruncatedBptt.Backward", "gradient", "null", typeof(ArgumentNullException), () => tbptt.Backward(default, null!)),
+            new("SgdOptimizer.ctor", "momentum", "outside [0, 1) (learningRate < 0 or not finite likewise)", typeof(ArgumentOutOfRangeException), () => _ = new SgdOptimizer(p, 0.1f, -0.5f)),
+            new("SgdOptimizer.Update", "gradient", "sizes differ from the parameters'", typeof(ArgumentException), () => new SgdOptimizer(p, 0.1f).Update(new LstmParameters(I, H + 1))),
+            new("AdamOptimizer.ctor", "beta1", "outside [0, 1) (the other hyper-parameters likewise)", typeof(ArgumentOutOfRangeException), () => _ = new AdamOptimizer(p, 1e-3f, 1.5f)),
+            new("AdamOptimizer.Update", "gradient", "null", typeof(ArgumentNullException), () => new AdamOptimizer(p).Update(null!)),
+            new("Gradients.Clear", "gradient", "null", typeof(ArgumentNullException), () => Gradients.Clear(null!)),
+            new("Gradients.GlobalNorm", "gradient", "null", typeof(ArgumentNullException), () => Gradients.GlobalNorm(null!, default)),
+            new("Gradients.ClipByGlobalNorm", "maxNorm", "≤ 0 or not finite", typeof(ArgumentOutOfRangeException), () => Gradients.ClipByGlobalNorm(p.Clone(), default, float.PositiveInfinity)),
+
+            // Interop.
+            new("FloatTensor.ctor", "name", "null", typeof(ArgumentNullException), () => _ = new FloatTensor(null!, [1], [1f])),
+            new("FloatTensor.ctor", "shape", "a negative dimension", typeof(ArgumentException), () => _ = new FloatTensor("t", [-1], default)),
+            new("FloatTensor.ctor", "data", "length ≠ the product of shape", typeof(ArgumentException), () => _ = new FloatTensor("t", [2, 3], new float[5])),
+            new("OnnxLayout.PeepholesFromOnnx", "destination", "length ≠ p.Length, or overlaps p", typeof(ArgumentException), () => OnnxLayout.PeepholesFromOnnx(new float[6], new float[3])),
+            new("OnnxLayout.PeepholesToOnnx", "peepholes", "length not a multiple of 3", typeof(ArgumentException), () => OnnxLayout.PeepholesToOnnx(new float[4], new float[4])),
+            new("OnnxLayout.CreateLstm", "hiddenSize", "< 1", typeof(ArgumentOutOfRangeException), () => OnnxLayout.CreateLstm(0, w, r, default, default)),
+            new("OnnxLayout.CreateLstm", "w", "empty or not whole [D, 4H, I]", typeof(ArgumentException), () => OnnxLayout.CreateLstm(H, new float[5], r, default, default)),
+            new("OnnxLayout.CreateLstm", "options", "options.Peepholes is not null", typeof(ArgumentException), () => OnnxLayout.CreateLstm(H, w, r, default, default, new LstmOptions { Peepholes = [new float[3 * H]] })),
+            new("PyTorchStateDict.CreateLstm", "tensors", "null", typeof(ArgumentNullException), () => PyTorchStateDict.CreateLstm(null!)),
+            new("PyTorchStateDict.CreateLstm", null, "a weight missing, a wrong shape, proj_size weights", typeof(InvalidDataException), () => PyTorchStateDict.CreateLstm(new Dictionary<string, FloatTensor>())),
+            new("PyTorchStateDict.FromLstm", "lstm", "null", typeof(ArgumentNullException), () => PyTorchStateDict.FromLstm(null!)),
+            new("PyTorchStateDict.FromLstm", "lstm", "options PyTorch's nn.LSTM does not have (peepholes, clip, …)", typeof(ArgumentException), () => PyTorchStateDict.FromLstm(new Lstm([p], new LstmOptions { Clip = 1f }))),
+            new("SafetensorsFile.Read", null, "not valid safetensors (truncated, bad header, sizes beyond the file, …)", typeof(InvalidDataException), () => SafetensorsFile.Read(new byte[5])),
+            new("SafetensorsFile.ReadFile", null, "the file does not exist", typeof(FileNotFoundException), () => SafetensorsFile.ReadFile(missingFile)),
+            new("SafetensorsFile.Write", "tensors", "null", typeof(ArgumentNullException), () => SafetensorsFile.Write(null!)),
+            new("SafetensorsFile.Write", "tensors", "two tensors share a name", typeof(ArgumentException), () => SafetensorsFile.Write([new FloatTensor("a", [1], [1f]), new FloatTensor("a", [1], [2f])])),
+            new("NpyFile.Read", null, "not a valid .npy of a float dtype", typeof(InvalidDataException), () => NpyFile.Read(new byte[9])),
+            new("NpyFile.Write", "tensor", "null", typeof(ArgumentNullException), () => NpyFile.Write(null!)),
+            new("NpzFile.Read", null, "not a valid .npz of float arrays, or over maxUncompressedBytes", typeof(InvalidDataException), () => NpzFile.Read(new byte[9])),
+            new("NpzFile.Write", "tensors", "null", typeof(ArgumentNullException), () => NpzFile.Write(null!)),
+        ];
+    }
+
+    private static void RunBackward(LstmBptt bptt, float[] x, LstmParameters gradient)
+    {
+        bptt.Forward(x, new float[H], new float[H], default);
+        bptt.Backward(new float[H], default, default, gradient, default, default, default);
+    }
+
+    private sealed record Row(string Method, string? Param, string Condition, Type Exception, Action Call);
+}
