@@ -1,11 +1,16 @@
 using BenchmarkDotNet.Running;
 using LstmKernels.Benchmarks;
 
-// No arguments (or --quick): the sub-minute Stopwatch report of the cell step. Anything else is a
-// BenchmarkDotNet command line, e.g. --filter '*CellStep*' or --list flat.
+// No arguments (or --quick): the sub-minute Stopwatch report of the cell step. --chart [path]: every contender at
+// batch 1 as a Markdown table and a log-log PNG (default docs/benchmarks.png). Anything else is a BenchmarkDotNet
+// command line, e.g. --filter '*CellStep*' or --list flat.
 if (args.Length == 0 || (args.Length == 1 && args[0] == "--quick"))
 {
     QuickReport.Run(Console.Out);
+}
+else if (args[0] == "--chart" && args.Length <= 2)
+{
+    ChartReport.Run(Console.Out, args.Length == 2 ? Path.GetFullPath(args[1]) : ChartReport.DefaultPath());
 }
 else
 {
