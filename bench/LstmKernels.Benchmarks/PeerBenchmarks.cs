@@ -2,49 +2,55 @@ using BenchmarkDotNet.Attributes;
 
 namespace LstmKernels.Benchmarks;
 
-/// <summary>
-/// Batch 1, one step: the read floor (baseline: the Ratio column reads "× the floor"), the fused cell (float32,
-/// bfloat16, int8, and float32 on two threads) and ONNX Runtime's LSTM operator on the same weights, side by side
-/// in one run. (Methods are not called LstmKernels: BenchmarkDotNet's generated code would take it for the namespace.)
-/// </summary>
-[MemoryDiagnoser]
-[Config(typeof(BenchConfig))]
-public class PeerStepBenchmarks : IDisposable
+/// <summary>The standard sizes with a <see cref="PeerModel"/> each (the cell, ONNX Runtime, the floors), built once per size.</summary>
+/// <remarks>Methods are not called LstmKernels: BenchmarkDotNet's generated code would take that for the namespace.</remarks>
+public abstract class PeerBenchmarksBase : IDisposable
 {
-    private PeerModel model = null!;
-
     public static IEnumerable<CellShape> Shapes => CellShape.Standard;
 
     [ParamsSource(nameof(Shapes))]
     public CellShape Shape { get; set; }
 
+    // Set in Setup, once per parameter case.
+    private protected PeerModel Model { get; private set; } = null!;
+
     [GlobalSetup]
-    public void Setup() => model = new PeerModel(Shape);
+    public void Setup() => Model = new PeerModel(Shape);
 
     [GlobalCleanup]
     public void Dispose()
     {
-        model.Dispose();
+        Model.Dispose();
         GC.SuppressFinalize(this);
     }
+}
 
+/// <summary>
+/// Batch 1, one step: the read floor (baseline: the Ratio column reads "× the floor"), the fused cell (float32,
+/// bfloat16, int8, and float32 on two threads) and ONNX Runtime's LSTM operator on the same weights, side by side
+/// in one run.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(BenchConfig))]
+public class PeerStepBenchmarks : PeerBenchmarksBase
+{
     [Benchmark(Baseline = true)]
-    public float Floor() => model.StepFloor.Run();
+    public float Floor() => Model.StepFloor.Run();
 
     [Benchmark]
-    public void Fused() => model.Step();
+    public void Fused() => Model.Step();
 
     [Benchmark]
-    public void FusedBFloat16() => model.StepBFloat16();
+    public void FusedBFloat16() => Model.StepBFloat16();
 
     [Benchmark]
-    public void FusedInt8() => model.StepInt8();
+    public void FusedInt8() => Model.StepInt8();
 
     [Benchmark]
-    public void FusedTwoThreads() => model.StepTwoThreads();
+    public void FusedTwoThreads() => Model.StepTwoThreads();
 
     [Benchmark]
-    public void OnnxRuntime() => model.OrtStep.Run();
+    public void OnnxRuntime() => Model.OrtStep.Run();
 }
 
 /// <summary>
@@ -53,31 +59,14 @@ public class PeerStepBenchmarks : IDisposable
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(BenchConfig))]
-public class PeerSequenceBenchmarks : IDisposable
+public class PeerSequenceBenchmarks : PeerBenchmarksBase
 {
-    private PeerModel model = null!;
-
-    public static IEnumerable<CellShape> Shapes => CellShape.Standard;
-
-    [ParamsSource(nameof(Shapes))]
-    public CellShape Shape { get; set; }
-
-    [GlobalSetup]
-    public void Setup() => model = new PeerModel(Shape);
-
-    [GlobalCleanup]
-    public void Dispose()
-    {
-        model.Dispose();
-        GC.SuppressFinalize(this);
-    }
-
     [Benchmark(Baseline = true, OperationsPerInvoke = PeerModel.SequenceSteps)]
-    public float Floor() => model.SequenceFloor();
+    public float Floor() => Model.SequenceFloor();
 
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
-    public void Fused() => model.Sequence();
+    public void Fused() => Model.Sequence();
 
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
-    public void OnnxRuntime() => model.OrtSequence.Run();
+    public void OnnxRuntime() => Model.OrtSequence.Run();
 }
