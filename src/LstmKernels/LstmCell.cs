@@ -168,6 +168,14 @@ public sealed class LstmCell
         Aliasing.AllowExactOnly(cNext, cPrev, nameof(cNext), nameof(cPrev));
         Aliasing.Disjoint(cNext, x, nameof(cNext), nameof(x));
         Aliasing.Disjoint(cNext, hPrev, nameof(cNext), nameof(hPrev));
+        Step(batch, x, hPrev, cPrev, hNext, cNext);
+    }
+
+    /// <summary><see cref="Forward"/> after its checks.</summary>
+    private void Step(int batch, ReadOnlySpan<float> x, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+    {
+        int input = packed.Input;
+        int hidden = packed.Hidden;
 
         // The step reads all of hPrev for every panel, so it works from a per-thread copy of concat(x, hPrev):
         // hNext may then overwrite hPrev, and x and h are one contiguous input per row.
@@ -179,6 +187,10 @@ public sealed class LstmCell
             hPrev.Slice(b * hidden, hidden).CopyTo(v.Slice((b * k) + input, hidden));
         }
 
+        // Overflow guard (docs/numerics.md): rows whose inputs are large enough for a float sum to overflow are computed
+        // in double first (cNext may overwrite cPrev) and written over the fast path's results. NaN does not count.
+        float safe = packed.SafeInput;
+        bool guarded = (OverflowGuard.MaxMagnitude(x) > safe || OverflowGuard.MaxMagnitude(hPrev) > safe) && OverflowGuard.Prepare(packed, batch, v, cPrev);
         if (stepThreads > 1 && packed.Panels > 1)
         {
             ParallelStep.Run(packed, packed.Panels / 2, batch, v, cPrev, hNext, cNext);
@@ -186,6 +198,11 @@ public sealed class LstmCell
         else
         {
             ParallelStep.Dispatch(packed, 0, packed.Panels, batch, v, cPrev, hNext, cNext);
+        }
+
+        if (guarded)
+        {
+            OverflowGuard.Apply(packed, batch, v, hNext, cNext);
         }
     }
 
@@ -249,12 +266,38 @@ public sealed class LstmCell
         Aliasing.Disjoint(cT, xs, nameof(cT), nameof(xs));
         Aliasing.Disjoint(cT, h0, nameof(cT), nameof(h0));
 
+        // Overflow guard: after step 1, |h| ≤ 1 (or h is NaN), so the inputs and h0 bound every step. If a float sum could
+        // overflow, step one at a time: Forward's guard then computes the affected rows in double.
+        float safe = packed.SafeInput;
+        if (steps > 0 && (OverflowGuard.MaxMagnitude(xs) > safe || OverflowGuard.MaxMagnitude(h0) > safe || safe < 1f))
+        {
+            StepSequence(steps, batch, xs, h0, c0, ys, hT, cT);
+            return;
+        }
+
         switch (Kernels.ActivePath)
         {
             case SimdPath.Vector512: RunSequence<Panel512, Vector512<float>>(steps, batch, xs, h0, c0, ys, hT, cT); break;
             case SimdPath.Vector256: RunSequence<Panel256, Pair256>(steps, batch, xs, h0, c0, ys, hT, cT); break;
             case SimdPath.Vector128: RunSequence<Panel128, Quad128>(steps, batch, xs, h0, c0, ys, hT, cT); break;
             default: RunSequence<PanelScalar, Scalar16>(steps, batch, xs, h0, c0, ys, hT, cT); break;
+        }
+    }
+
+    /// <summary>The sequence as <paramref name="steps"/> guarded single steps, for inputs that could overflow the fused route.</summary>
+    private void StepSequence(int steps, int batch, ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> ys, Span<float> hT, Span<float> cT)
+    {
+        int states = batch * packed.Hidden;
+        int stepInputs = batch * packed.Input;
+        h0.CopyTo(hT);
+        c0.CopyTo(cT);
+        for (int t = 0; t < steps; t++)
+        {
+            Step(batch, xs.Slice(t * stepInputs, stepInputs), hT, cT, hT, cT);
+            if (!ys.IsEmpty)
+            {
+                hT.CopyTo(ys.Slice(t * states, states));
+            }
         }
     }
 

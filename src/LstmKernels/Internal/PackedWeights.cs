@@ -75,7 +75,24 @@ internal sealed class PackedWeights
                 }
             }
         }
+
+        // The overflow guard's bound (OverflowGuard): effective weights are at most the largest |w| (int8 rounds
+        // within a row's max, bfloat16 up by at most 2⁻⁸ relative); int8 also sums the unscaled codes, up to 127.
+        double maxWeight = Math.Max(MaxMagnitude(wIh), MaxMagnitude(wHh));
+        maxWeight = precision switch
+        {
+            WeightPrecision.BFloat16 => maxWeight * (1 + (1.0 / 128)),
+            WeightPrecision.Int8 => Math.Max(maxWeight, 127),
+            _ => maxWeight,
+        };
+        SafeInput = OverflowGuard.SafeInput(k, maxWeight, MaxMagnitude(b));
     }
+
+    /// <summary>
+    /// The largest max|v| over one row's step input <c>concat(x, hPrev)</c> for which no float sum of the step can
+    /// overflow (see <see cref="OverflowGuard"/>); rows above it take the guard's double path.
+    /// </summary>
+    public float SafeInput { get; }
 
     public int Input { get; }
 
@@ -150,6 +167,7 @@ internal sealed class PackedWeights
 
     private static float MaxMagnitude(ReadOnlySpan<float> values)
     {
+        // Scalar on purpose: the weights are finite and this runs once per cell.
         float max = 0;
         foreach (float v in values)
         {

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -22,7 +23,10 @@ public static partial class Kernels
     /// Shapes come from the span lengths: H = bias.Length / 4, I = weightIh.Length / 4H, B = gates.Length / 4H.
     /// This is the unfused route in PyTorch's row-major layout; <see cref="LstmCell"/> uses packed weights and a
     /// fused step instead. Each sum is accumulated in float over vector lanes; the result is within
-    /// (I + H + 2)·2⁻²⁴·(|b| + Σ|x·w| + Σ|h·w|) of the exact value.
+    /// (I + H + 2)·2⁻²⁴·(|b| + Σ|x·w| + Σ|h·w|) of the exact value. An output whose float sum overflows (finite
+    /// inputs whose products or partial sums exceed float's range) is recomputed in double as
+    /// <see cref="Reference.ReferenceKernels.GateProjection"/> does: it is the exact sum rounded once, ±∞ only when
+    /// that exceeds float's range, and never NaN from finite inputs.
     /// </remarks>
     /// <exception cref="ArgumentException">A length does not fit the shapes above, or <paramref name="gates"/> overlaps an input.</exception>
     public static void GateProjection(
@@ -35,6 +39,33 @@ public static partial class Kernels
             case SimdPath.Vector256: ProjectionCore<Simd256, Vector256<float>>(shape, x, h, weightIh, weightHh, bias, gates); break;
             case SimdPath.Vector128: ProjectionCore<Simd128, Vector128<float>>(shape, x, h, weightIh, weightHh, bias, gates); break;
             default: ProjectionCore<SimdScalar, float>(shape, x, h, weightIh, weightHh, bias, gates); break;
+        }
+
+        // Overflow guard: a float sum that overflowed (a product or partial sum beyond float's range, docs/numerics.md)
+        // is ±∞ or NaN, never finite again, so one O(B·4H) scan finds every output to redo in double.
+        if (!gates.IsEmpty && !float.IsFinite(TensorPrimitives.MaxMagnitude(gates)))
+        {
+            ExactNonFinite(shape, x, h, weightIh, weightHh, bias, gates);
+        }
+    }
+
+    /// <summary>Recomputes every non-finite output of a projection as its reference twin does (double, rounded once).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ExactNonFinite(
+        ProjectionShape s, ReadOnlySpan<float> x, ReadOnlySpan<float> h, ReadOnlySpan<float> wIh, ReadOnlySpan<float> wHh, ReadOnlySpan<float> bias, Span<float> gates)
+    {
+        int rows = bias.Length;
+        for (int b = 0; b < s.Batch; b++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                ref float g = ref gates[(b * rows) + r];
+                if (!float.IsFinite(g))
+                {
+                    g = OverflowGuard.Exact(
+                        bias[r], x.Slice(b * s.Input, s.Input), wIh.Slice(r * s.Input, s.Input), h.Slice(b * s.Hidden, s.Hidden), wHh.Slice(r * s.Hidden, s.Hidden));
+                }
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -20,7 +21,9 @@ public static partial class Kernels
     /// The sequence route of <see cref="Lstm"/> uses it for the input projection of all T·B rows at once (one
     /// matrix-matrix pass over Wᵢₕ) and for <c>h·Wₕₕᵀ</c> per step. Each sum is accumulated in float over vector
     /// lanes, four rows of x sharing each loaded weight vector; the result is within (K + 1)·2⁻²⁴·(|b| + Σ|x·w|) of
-    /// the exact value.
+    /// the exact value. An output whose float sum overflows (finite inputs whose products or partial sums exceed float's
+    /// range) is recomputed in double as <see cref="Reference.ReferenceKernels.Linear"/> does: the exact sum rounded
+    /// once, ±∞ only when that exceeds float's range, never NaN from finite inputs.
     /// </remarks>
     /// <exception cref="ArgumentException">A length does not fit the shapes above, or <paramref name="destination"/> overlaps an input.</exception>
     public static void Linear(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
@@ -32,6 +35,30 @@ public static partial class Kernels
             case SimdPath.Vector256: LinearCore<Simd256, Vector256<float>>(batch, inner, x, weight, bias, destination); break;
             case SimdPath.Vector128: LinearCore<Simd128, Vector128<float>>(batch, inner, x, weight, bias, destination); break;
             default: LinearCore<SimdScalar, float>(batch, inner, x, weight, bias, destination); break;
+        }
+
+        // Overflow guard, as in GateProjection: an overflowed float sum is never finite again, so one scan finds them.
+        if (!destination.IsEmpty && !float.IsFinite(TensorPrimitives.MaxMagnitude(destination)))
+        {
+            LinearExactNonFinite(batch, inner, x, weight, bias, destination);
+        }
+    }
+
+    /// <summary>Recomputes every non-finite output of <see cref="Linear"/> as its reference twin does (double, rounded once).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LinearExactNonFinite(int batch, int inner, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
+    {
+        int rows = bias.Length;
+        for (int b = 0; b < batch; b++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                ref float d = ref destination[(b * rows) + r];
+                if (!float.IsFinite(d))
+                {
+                    d = OverflowGuard.Exact(bias[r], x.Slice(b * inner, inner), weight.Slice(r * inner, inner), default, default);
+                }
+            }
         }
     }
 
