@@ -22,16 +22,23 @@ namespace LstmKernels;
 /// of all steps first, then the fused recurrent step). Options the fused cell does not have (peepholes, clip,
 /// input_forget, other activations) take the unfused route: <see cref="Kernels.Linear"/> for the input projection
 /// of all steps, then per step <c>h·Wₕₕᵀ</c> and the pointwise stage built from the span kernels.</para>
+/// <para>With projections (PyTorch's <c>proj_size</c>, built from <see cref="ProjectedLstmParameters"/>) the hidden state
+/// has P &lt; H units: <c>h_t = W_hr·(o_t ⊙ tanh(c_t))</c>, so <c>h0, hT</c> are <c>[L·D, B, P]</c> while <c>c0, cT</c> stay
+/// <c>[L·D, B, H]</c>, <c>y</c> has D·P features per step and layer l &gt; 0 takes D·P inputs. Such an LSTM always
+/// takes the unfused route, then <c>h = h_full·W_hrᵀ</c> with <see cref="Kernels.Linear"/> for the whole batch.</para>
 /// <para>Twin: <see cref="Reference.ReferenceLstm"/>, the same equations in double with plain loops.</para>
 /// </remarks>
 public sealed class Lstm
 {
-    private const string StateShape = "[L·D, B, H], or empty";
+    private const string HiddenStateShape = "[L·D, B, H] ([L·D, B, P] with projections), or empty";
+    private const string CellStateShape = "[L·D, B, H], or empty";
 
-    private readonly LstmParameters[] cells;
+    private readonly LstmParameters[]? cells;
+    private readonly ProjectedLstmParameters[]? projected;
     private readonly LstmCell[]? fused;
     private readonly float[][]? peepholes;
     private readonly float[] zeroBias;
+    private readonly float[] zeroProjectionBias;
 
     /// <summary>Builds the LSTM from one set of cell weights per layer and direction.</summary>
     /// <param name="cells">
@@ -46,19 +53,7 @@ public sealed class Lstm
         ArgumentNullException.ThrowIfNull(cells);
         options ??= LstmOptions.Default;
         int directions = options.Directions;
-        if (cells.Count == 0 || cells.Count % directions != 0)
-        {
-            ThrowHelper.Argument(nameof(cells), SequenceThrow.CellCount(cells.Count, directions));
-        }
-
-        for (int k = 0; k < cells.Count; k++)
-        {
-            if (cells[k] is null)
-            {
-                ThrowHelper.Argument(nameof(cells), SequenceThrow.NullCell(k));
-            }
-        }
-
+        CheckCellList(cells, directions);
         int hidden = cells[0].HiddenSize;
         int input = cells[0].InputSize;
         this.cells = new LstmParameters[cells.Count];
@@ -74,37 +69,14 @@ public sealed class Lstm
             this.cells[k] = p.Clone();
         }
 
-        if (options.Clip is float clip && !(clip > 0 && float.IsFinite(clip)))
-        {
-            ThrowHelper.Argument(nameof(options), SequenceThrow.BadClip(clip));
-        }
-
-        if (options.Peepholes is { } p3)
-        {
-            if (p3.Count != cells.Count)
-            {
-                ThrowHelper.Argument(nameof(options), SequenceThrow.PeepholeCount(p3.Count, cells.Count));
-            }
-
-            peepholes = new float[p3.Count][];
-            for (int k = 0; k < p3.Count; k++)
-            {
-                float[]? values = p3[k];
-                if (values is null || values.Length != 3 * hidden || !AllFinite(values))
-                {
-                    ThrowHelper.Argument(nameof(options), SequenceThrow.PeepholeShape(k, values?.Length ?? -1, hidden));
-                }
-
-                peepholes[k] = (float[])values.Clone();
-            }
-        }
-
+        peepholes = CheckOptions(options, cells.Count, hidden);
         Options = options;
         InputSize = input;
         HiddenSize = hidden;
         Directions = directions;
         Layers = cells.Count / directions;
         zeroBias = new float[4 * hidden];
+        zeroProjectionBias = [];
         if (options.IsPlain)
         {
             fused = new LstmCell[this.cells.Length];
@@ -115,11 +87,57 @@ public sealed class Lstm
         }
     }
 
+    /// <summary>Builds an LSTM with projections (PyTorch's <c>proj_size</c>) from one set of weights per layer and direction.</summary>
+    /// <param name="cells">
+    /// Weights of each layer and direction, index <c>layer·D + direction</c>; copied. All have the same H and P; layer 0
+    /// has input size I, later layers D·P.
+    /// </param>
+    /// <param name="options">Direction, layout and ONNX options (they apply to the cell as without projections); null for <see cref="LstmOptions.Default"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="cells"/> or one of its elements is null.</exception>
+    /// <exception cref="ArgumentException">The cells do not form L whole layers of D directions with matching sizes, or an option is invalid.</exception>
+    public Lstm(IReadOnlyList<ProjectedLstmParameters> cells, LstmOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(cells);
+        options ??= LstmOptions.Default;
+        int directions = options.Directions;
+        CheckCellList(cells, directions);
+        int hidden = cells[0].HiddenSize;
+        int input = cells[0].InputSize;
+        int projection = cells[0].ProjectionSize;
+        projected = new ProjectedLstmParameters[cells.Count];
+        for (int k = 0; k < cells.Count; k++)
+        {
+            ProjectedLstmParameters p = cells[k];
+            int expectedInput = k < directions ? input : directions * projection;
+            if (p.HiddenSize != hidden || p.ProjectionSize != projection || p.InputSize != expectedInput)
+            {
+                ThrowHelper.Argument(
+                    nameof(cells),
+                    SequenceThrow.ProjectedCellShape(k, p.InputSize, p.HiddenSize, p.ProjectionSize, expectedInput, hidden, projection));
+            }
+
+            projected[k] = p.Clone();
+        }
+
+        peepholes = CheckOptions(options, cells.Count, hidden);
+        Options = options;
+        InputSize = input;
+        HiddenSize = hidden;
+        ProjectionSize = projection;
+        Directions = directions;
+        Layers = cells.Count / directions;
+        zeroBias = new float[4 * hidden];
+        zeroProjectionBias = new float[projection];
+    }
+
     /// <summary>I, the input size of layer 0.</summary>
     public int InputSize { get; }
 
-    /// <summary>H, the hidden size of every layer.</summary>
+    /// <summary>H, the hidden size of every layer (the size of the cell state <c>c</c>).</summary>
     public int HiddenSize { get; }
+
+    /// <summary>P, the size of the hidden state <c>h</c> with projections (PyTorch's <c>proj_size</c>); 0 without.</summary>
+    public int ProjectionSize { get; }
 
     /// <summary>L, the number of layers.</summary>
     public int Layers { get; }
@@ -127,8 +145,8 @@ public sealed class Lstm
     /// <summary>D, the number of directions (2 when bidirectional).</summary>
     public int Directions { get; }
 
-    /// <summary>The features of one output step, D·H.</summary>
-    public int OutputSize => Directions * HiddenSize;
+    /// <summary>The features of one output step, D·H (D·P with projections).</summary>
+    public int OutputSize => Directions * StateSize;
 
     /// <summary>The options this LSTM was built with.</summary>
     public LstmOptions Options { get; }
@@ -141,10 +159,33 @@ public sealed class Lstm
     /// <param name="direction">0..D−1 (1 is the reverse direction of a bidirectional LSTM).</param>
     /// <returns>New parameters with the same values.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An index is out of range.</exception>
+    /// <exception cref="InvalidOperationException">The LSTM has projections (use <see cref="GetProjectedParameters"/>).</exception>
     public LstmParameters GetParameters(int layer, int direction)
     {
         CheckIndex(layer, direction);
+        if (cells is null)
+        {
+            throw new InvalidOperationException("This LSTM has projections (proj_size); use GetProjectedParameters.");
+        }
+
         return cells[(layer * Directions) + direction].Clone();
+    }
+
+    /// <summary>A copy of the weights of one layer and direction of an LSTM with projections.</summary>
+    /// <param name="layer">0..L−1.</param>
+    /// <param name="direction">0..D−1 (1 is the reverse direction of a bidirectional LSTM).</param>
+    /// <returns>New parameters with the same values.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">An index is out of range.</exception>
+    /// <exception cref="InvalidOperationException">The LSTM has no projections (use <see cref="GetParameters"/>).</exception>
+    public ProjectedLstmParameters GetProjectedParameters(int layer, int direction)
+    {
+        CheckIndex(layer, direction);
+        if (projected is null)
+        {
+            throw new InvalidOperationException("This LSTM has no projections; use GetParameters.");
+        }
+
+        return projected[(layer * Directions) + direction].Clone();
     }
 
     /// <summary>A copy of the peepholes <c>[P_i | P_f | P_o]</c> of one layer and direction, or null when there are none.</summary>
@@ -161,10 +202,10 @@ public sealed class Lstm
     /// <summary>Runs whole sequences of a batch through every layer and direction.</summary>
     /// <param name="batchSize">B, the number of sequences (at least 0).</param>
     /// <param name="x">Inputs <c>[T, B, I]</c> (batch-first: <c>[B, T, I]</c>); T = <c>x.Length / (B·I)</c>.</param>
-    /// <param name="h0">Initial hidden states <c>[L·D, B, H]</c>, or empty for zeros.</param>
+    /// <param name="h0">Initial hidden states <c>[L·D, B, H]</c> (<c>[L·D, B, P]</c> with projections), or empty for zeros.</param>
     /// <param name="c0">Initial cell states <c>[L·D, B, H]</c>, or empty for zeros.</param>
-    /// <param name="y">The last layer's outputs <c>[T, B, D·H]</c> (batch-first: <c>[B, T, D·H]</c>), or empty to skip them.</param>
-    /// <param name="hT">Final hidden states <c>[L·D, B, H]</c>, or empty; may be the same memory as <paramref name="h0"/>.</param>
+    /// <param name="y">The last layer's outputs <c>[T, B, D·H]</c> (batch-first: <c>[B, T, D·H]</c>; P for H with projections), or empty to skip them.</param>
+    /// <param name="hT">Final hidden states <c>[L·D, B, H]</c> (<c>[L·D, B, P]</c> with projections), or empty; may be the same memory as <paramref name="h0"/>.</param>
     /// <param name="cT">Final cell states <c>[L·D, B, H]</c>, or empty; may be the same memory as <paramref name="c0"/>.</param>
     /// <param name="sequenceLengths">Length of each row's sequence <c>[B]</c>, each in 0..T, or empty for all T.</param>
     /// <remarks>
@@ -187,6 +228,7 @@ public sealed class Lstm
         int steps = CheckForward(batchSize, x, h0, c0, y, hT, cT, sequenceLengths);
         int b = batchSize;
         int h = HiddenSize;
+        int sh = StateSize;
         int dh = OutputSize;
         int maxIn = Math.Max(InputSize, dh);
         long stepRows = (long)steps * b;
@@ -196,6 +238,7 @@ public sealed class Lstm
             + (2 * stepRows * dh)
             + (stepRows * maxIn) + (stepRows * h)
             + (unfused ? (stepRows * 4 * h) + (6L * b * h) + (6L * h) : 0)
+            + (projected is not null ? 2L * b * h : 0)
             + (3L * b * h);
         if (total > Array.MaxLength)
         {
@@ -216,12 +259,13 @@ public sealed class Lstm
 
             Span<float> bufferA = pool.Take(stepRows * dh);
             Span<float> bufferB = pool.Take(stepRows * dh);
-            var work = new DirectionScratch(ref pool, stepRows, maxIn, b, h, unfused);
+            var work = new DirectionScratch(ref pool, stepRows, maxIn, b, h, unfused, projected is not null);
             Span<float> zeros = pool.Take((long)b * h);
             zeros.Clear();
             Span<float> hScratch = pool.Take((long)b * h);
             Span<float> cScratch = pool.Take((long)b * h);
-            int states = b * h;
+            int hStates = b * sh;
+            int cStates = b * h;
             for (int layer = 0; layer < Layers; layer++)
             {
                 bool last = layer == Layers - 1;
@@ -229,14 +273,14 @@ public sealed class Lstm
                 for (int d = 0; d < Directions; d++)
                 {
                     int index = (layer * Directions) + d;
-                    ReadOnlySpan<float> h0d = h0.IsEmpty ? zeros : h0.Slice(index * states, states);
-                    ReadOnlySpan<float> c0d = c0.IsEmpty ? zeros : c0.Slice(index * states, states);
-                    Span<float> hTd = hT.IsEmpty ? hScratch : hT.Slice(index * states, states);
-                    Span<float> cTd = cT.IsEmpty ? cScratch : cT.Slice(index * states, states);
+                    ReadOnlySpan<float> h0d = h0.IsEmpty ? zeros[..hStates] : h0.Slice(index * hStates, hStates);
+                    ReadOnlySpan<float> c0d = c0.IsEmpty ? zeros : c0.Slice(index * cStates, cStates);
+                    Span<float> hTd = hT.IsEmpty ? hScratch[..hStates] : hT.Slice(index * hStates, hStates);
+                    Span<float> cTd = cT.IsEmpty ? cScratch : cT.Slice(index * cStates, cStates);
                     bool reverse = d == 1 || Options.Direction == LstmDirection.Reverse;
                     if (unfused)
                     {
-                        RunUnfused(index, reverse, steps, b, layerInput, h0d, c0d, output, d * h, hTd, cTd, sequenceLengths, work);
+                        RunUnfused(index, reverse, steps, b, layerInput, h0d, c0d, output, d * sh, hTd, cTd, sequenceLengths, work);
                     }
                     else
                     {
@@ -265,7 +309,20 @@ public sealed class Lstm
     /// <exception cref="NotSupportedException">The LSTM is reverse or bidirectional (a reverse direction needs the whole sequence).</exception>
     public LstmSession CreateSession(int batchSize = 1) => new(this, batchSize);
 
-    internal LstmParameters Cell(int index) => cells[index];
+    /// <summary>The size of the hidden state h: P with projections, else H.</summary>
+    internal int StateSize => ProjectionSize > 0 ? ProjectionSize : HiddenSize;
+
+    /// <summary>Zeros <c>[4H]</c>, the bias of the recurrent product.</summary>
+    internal ReadOnlySpan<float> ZeroBias => zeroBias;
+
+    /// <summary>Zeros <c>[P]</c>, the bias of the projection (empty without projections).</summary>
+    internal ReadOnlySpan<float> ZeroProjectionBias => zeroProjectionBias;
+
+    /// <summary>The weights of cell <paramref name="index"/>; null when the LSTM has projections.</summary>
+    internal LstmParameters? Cell(int index) => cells?[index];
+
+    /// <summary>The weights of cell <paramref name="index"/> with projections; null when the LSTM has none.</summary>
+    internal ProjectedLstmParameters? ProjectedCell(int index) => projected?[index];
 
     internal LstmCell? FusedCell(int index) => fused?[index];
 
@@ -435,20 +492,44 @@ public sealed class Lstm
         ReadOnlySpan<int> lengths,
         DirectionScratch s)
     {
-        LstmParameters p = cells[index];
-        int inSize = p.InputSize;
+        ReadOnlySpan<float> weightIh, weightHh, bias, weightHr;
+        if (projected is not null)
+        {
+            ProjectedLstmParameters q = projected[index];
+            weightIh = q.WeightIh;
+            weightHh = q.WeightHh;
+            bias = q.Bias;
+            weightHr = q.WeightHr;
+        }
+        else
+        {
+            LstmParameters p = cells![index];
+            weightIh = p.WeightIh;
+            weightHh = p.WeightHh;
+            bias = p.Bias;
+            weightHr = default;
+        }
+
         int h = HiddenSize;
+        int sh = StateSize;
         int g4 = 4 * h;
+        int inSize = weightIh.Length / g4;
         int dh = OutputSize;
+        bool project = !weightHr.IsEmpty;
 
         // The input half of every step at once: one matrix-matrix pass over W_ih for all T·B rows.
         Span<float> projection = s.Projection[..(steps * batch * g4)];
-        Kernels.Linear(input[..(steps * batch * inSize)], p.WeightIh, p.Bias, projection);
-        Span<float> hState = s.H[..(batch * h)];
+        Kernels.Linear(input[..(steps * batch * inSize)], weightIh, bias, projection);
+        Span<float> hState = s.H[..(batch * sh)];
         Span<float> cState = s.C[..(batch * h)];
         h0.CopyTo(hState);
         c0.CopyTo(cState);
         Span<float> recurrent = s.Recurrent[..(batch * g4)];
+
+        // With projections: o ⊙ tanh(c) of every row [B, H] (rows that have stopped stay zero), then h = that·W_hrᵀ [B, P].
+        Span<float> hFull = project ? s.HFull[..(batch * h)] : default;
+        Span<float> hProjected = project ? s.HProjected[..(batch * sh)] : default;
+        hFull.Clear();
         int maxLength = 0;
         for (int b = 0; b < batch; b++)
         {
@@ -456,13 +537,13 @@ public sealed class Lstm
             maxLength = Math.Max(maxLength, length);
             for (int t = length; t < steps; t++)
             {
-                output.Slice((((t * batch) + b) * dh) + column, h).Clear();
+                output.Slice((((t * batch) + b) * dh) + column, sh).Clear();
             }
         }
 
         for (int k = 0; k < maxLength; k++)
         {
-            Kernels.Linear(hState, p.WeightHh, zeroBias, recurrent);
+            Kernels.Linear(hState, weightHh, zeroBias, recurrent);
             for (int b = 0; b < batch; b++)
             {
                 int length = lengths.IsEmpty ? steps : lengths[b];
@@ -474,11 +555,20 @@ public sealed class Lstm
                 int t = reverse ? length - 1 - k : k;
                 Span<float> z = s.Gates[..g4];
                 TensorPrimitives.Add(recurrent.Slice(b * g4, g4), projection.Slice(((t * batch) + b) * g4, g4), z);
-                Span<float> hNew = s.HNext[..h];
+                Span<float> hNew = project ? hFull.Slice(b * h, h) : s.HNext[..h];
                 Span<float> cNew = s.CNext[..h];
                 PointwiseRow(index, z, cState.Slice(b * h, h), hNew, cNew);
-                hNew.CopyTo(output.Slice((((t * batch) + b) * dh) + column, h));
+                if (!project)
+                {
+                    hNew.CopyTo(output.Slice((((t * batch) + b) * dh) + column, h));
+                }
+
                 cNew.CopyTo(cState.Slice(b * h, h));
+            }
+
+            if (project)
+            {
+                Kernels.Linear(hFull, weightHr, zeroProjectionBias, hProjected);
             }
 
             // h is written after the whole batch has read it through the recurrent product above.
@@ -488,7 +578,13 @@ public sealed class Lstm
                 if (k < length)
                 {
                     int t = reverse ? length - 1 - k : k;
-                    output.Slice((((t * batch) + b) * dh) + column, h).CopyTo(hState.Slice(b * h, h));
+                    Span<float> yRow = output.Slice((((t * batch) + b) * dh) + column, sh);
+                    if (project)
+                    {
+                        hProjected.Slice(b * sh, sh).CopyTo(yRow);
+                    }
+
+                    yRow.CopyTo(hState.Slice(b * sh, sh));
                 }
             }
         }
@@ -519,12 +615,13 @@ public sealed class Lstm
         }
 
         int steps = row == 0 ? 0 : (int)(x.Length / row);
-        long states = (long)Layers * Directions * batchSize * HiddenSize;
-        CheckOptional(h0.Length, states, nameof(h0), StateShape);
-        CheckOptional(c0.Length, states, nameof(c0), StateShape);
-        CheckOptional(hT.Length, states, nameof(hT), StateShape);
-        CheckOptional(cT.Length, states, nameof(cT), StateShape);
-        CheckOptional(y.Length, (long)steps * batchSize * OutputSize, nameof(y), "[T, B, D·H] (batch-first [B, T, D·H]), or empty");
+        long hStates = (long)Layers * Directions * batchSize * StateSize;
+        long cStates = (long)Layers * Directions * batchSize * HiddenSize;
+        CheckOptional(h0.Length, hStates, nameof(h0), HiddenStateShape);
+        CheckOptional(c0.Length, cStates, nameof(c0), CellStateShape);
+        CheckOptional(hT.Length, hStates, nameof(hT), HiddenStateShape);
+        CheckOptional(cT.Length, cStates, nameof(cT), CellStateShape);
+        CheckOptional(y.Length, (long)steps * batchSize * OutputSize, nameof(y), "[T, B, D·H] (batch-first [B, T, D·H]; D·P with projections), or empty");
         if (!sequenceLengths.IsEmpty)
         {
             ThrowHelper.CheckLength(sequenceLengths.Length, batchSize, nameof(sequenceLengths), "[B], or empty for all T");
@@ -571,6 +668,55 @@ public sealed class Lstm
         {
             ThrowHelper.OutOfRange(nameof(direction), direction, "must be in 0..Directions − 1");
         }
+    }
+
+    private static void CheckCellList<T>(IReadOnlyList<T> cells, int directions)
+        where T : class
+    {
+        if (cells.Count == 0 || cells.Count % directions != 0)
+        {
+            ThrowHelper.Argument(nameof(cells), SequenceThrow.CellCount(cells.Count, directions));
+        }
+
+        for (int k = 0; k < cells.Count; k++)
+        {
+            if (cells[k] is null)
+            {
+                ThrowHelper.Argument(nameof(cells), SequenceThrow.NullCell(k));
+            }
+        }
+    }
+
+    private static float[][]? CheckOptions(LstmOptions options, int count, int hidden)
+    {
+        if (options.Clip is float clip && !(clip > 0 && float.IsFinite(clip)))
+        {
+            ThrowHelper.Argument(nameof(options), SequenceThrow.BadClip(clip));
+        }
+
+        if (options.Peepholes is not { } given)
+        {
+            return null;
+        }
+
+        if (given.Count != count)
+        {
+            ThrowHelper.Argument(nameof(options), SequenceThrow.PeepholeCount(given.Count, count));
+        }
+
+        var copies = new float[given.Count][];
+        for (int k = 0; k < given.Count; k++)
+        {
+            float[]? values = given[k];
+            if (values is null || values.Length != 3 * hidden || !AllFinite(values))
+            {
+                ThrowHelper.Argument(nameof(options), SequenceThrow.PeepholeShape(k, values?.Length ?? -1, hidden));
+            }
+
+            copies[k] = (float[])values.Clone();
+        }
+
+        return copies;
     }
 
     private static bool AllFull(ReadOnlySpan<int> lengths, int steps)
@@ -627,7 +773,7 @@ public sealed class Lstm
     /// <summary>The scratch of one layer and direction, reused by every direction of a call.</summary>
     private readonly ref struct DirectionScratch
     {
-        public DirectionScratch(ref ScratchCursor pool, long stepRows, int maxIn, int batch, int hidden, bool unfused)
+        public DirectionScratch(ref ScratchCursor pool, long stepRows, int maxIn, int batch, int hidden, bool unfused, bool projected)
         {
             X = pool.Take(stepRows * maxIn);
             Y = pool.Take(stepRows * hidden);
@@ -640,6 +786,12 @@ public sealed class Lstm
                 C = pool.Take((long)batch * hidden);
                 HNext = pool.Take(hidden);
                 CNext = pool.Take(hidden);
+            }
+
+            if (projected)
+            {
+                HFull = pool.Take((long)batch * hidden);
+                HProjected = pool.Take((long)batch * hidden);
             }
         }
 
@@ -660,6 +812,10 @@ public sealed class Lstm
         public Span<float> HNext { get; }
 
         public Span<float> CNext { get; }
+
+        public Span<float> HFull { get; }
+
+        public Span<float> HProjected { get; }
     }
 }
 
@@ -673,6 +829,9 @@ internal static class SequenceThrow
 
     public static string CellShape(int index, int input, int hidden, int expectedInput, int expectedHidden) =>
         $"'cells[{index}]' has InputSize {input} and HiddenSize {hidden}; expected InputSize {expectedInput} and HiddenSize {expectedHidden} (layer 0 takes I, later layers D·H).";
+
+    public static string ProjectedCellShape(int index, int input, int hidden, int projection, int expectedInput, int expectedHidden, int expectedProjection) =>
+        $"'cells[{index}]' has InputSize {input}, HiddenSize {hidden} and ProjectionSize {projection}; expected InputSize {expectedInput}, HiddenSize {expectedHidden} and ProjectionSize {expectedProjection} (layer 0 takes I, later layers D·P).";
 
     public static string BadClip(float clip) => $"'options.Clip' is {clip}; it must be positive and finite, or null for no clip.";
 

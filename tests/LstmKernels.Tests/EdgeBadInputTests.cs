@@ -162,6 +162,13 @@ public sealed class EdgeBadInputTests
             new("LstmParameters.ToKeras", "kernel", "length ≠ I·4H", typeof(ArgumentException), () => p.ToKeras(new float[G * I + 1], r, b)),
             new("LstmParameters.ToSeed", "wF", "length ≠ (H + I)·H", typeof(ArgumentException), () => p.ToSeed(new float[14], new float[15], new float[15], new float[15], s, s, s, s)),
 
+            // ProjectedLstmParameters (PyTorch's proj_size).
+            new("ProjectedLstmParameters.ctor", "projectionSize", "projectionSize < 1 or ≥ hiddenSize (PyTorch: 0 < proj_size < hidden_size)", typeof(ArgumentOutOfRangeException), () => _ = new ProjectedLstmParameters(I, H, H)),
+            new("ProjectedLstmParameters.CreateRandom", "inputSize", "a size out of range", typeof(ArgumentOutOfRangeException), () => ProjectedLstmParameters.CreateRandom(0, H, 1, 1)),
+            new("ProjectedLstmParameters.FromPyTorch", "weightHh", "length ≠ 4H·P, or NaN/±∞", typeof(ArgumentException), () => ProjectedLstmParameters.FromPyTorch(I, H, 2, w, r, b, b, new float[2 * H])),
+            new("ProjectedLstmParameters.FromPyTorch", "weightHr", "length ≠ P·H, or NaN/±∞", typeof(ArgumentException), () => ProjectedLstmParameters.FromPyTorch(I, H, 2, w, new float[G * 2], b, b, new float[2 * H + 1])),
+            new("ProjectedLstmParameters.ToPyTorch", "weightHr", "length ≠ P·H (weightIh 4H·I, weightHh 4H·P, biasIh 4H likewise)", typeof(ArgumentException), () => ProjectedLstmParameters.CreateRandom(I, H, 2, 1).ToPyTorch(w, new float[G * 2], b, b, new float[1])),
+
             // LstmCell.
             new("LstmCell.ctor", "parameters", "null", typeof(ArgumentNullException), () => _ = new LstmCell(null!)),
             new("LstmCell.ctor", "precision", "not a defined WeightPrecision", typeof(ArgumentOutOfRangeException), () => _ = new LstmCell(p, (WeightPrecision)(-1))),
@@ -176,7 +183,7 @@ public sealed class EdgeBadInputTests
             new("LstmCell.ForwardSequence", "cT", "partial overlap with c0", typeof(ArgumentException), () => cell.ForwardSequence(x, new float[H], big.AsSpan(0, H), default, new float[H], big.AsSpan(2, H))),
 
             // Lstm and LstmSession.
-            new("Lstm.ctor", "cells", "null", typeof(ArgumentNullException), () => _ = new Lstm(null!)),
+            new("Lstm.ctor", "cells", "null", typeof(ArgumentNullException), () => _ = new Lstm((IReadOnlyList<LstmParameters>)null!)),
             new("Lstm.ctor", "cells", "a null element", typeof(ArgumentException), () => _ = new Lstm([p, null!])),
             new("Lstm.ctor", "cells", "count not L·D, or a layer's sizes do not chain (layer l > 0 takes D·H)", typeof(ArgumentException), () => _ = new Lstm([p, p])),
             new("Lstm.ctor", "options", "Clip ≤ 0 or not finite; Peepholes count ≠ L·D or an array ≠ 3H finite values", typeof(ArgumentException), () => _ = new Lstm([p], new LstmOptions { Peepholes = [new float[3 * H], new float[3 * H]] })),
@@ -190,6 +197,11 @@ public sealed class EdgeBadInputTests
             new("Lstm.Forward", "y", "overlaps x, h0, c0, hT or cT", typeof(ArgumentException), () => lstm.Forward(1, big.AsSpan(0, I), default, default, big.AsSpan(1, H), default, default)),
             new("Lstm.Forward", "cT", "partial overlap with c0, or overlaps x or h0", typeof(ArgumentException), () => lstm.Forward(1, x, default, big.AsSpan(0, H), default, default, big.AsSpan(1, H))),
             new("Lstm.GetParameters", "layer", "outside 0..L−1", typeof(ArgumentOutOfRangeException), () => lstm.GetParameters(-1, 0)),
+            new("Lstm.ctor(projected)", "cells", "sizes do not chain (layer l > 0 takes D·P) or H, P differ", typeof(ArgumentException), () => _ = new Lstm([ProjectedLstmParameters.CreateRandom(I, H, 2, 1), ProjectedLstmParameters.CreateRandom(I, H, 1, 2)])),
+            new("Lstm.Forward(projected)", "h0", "length ≠ L·D·B·P and not empty (c0, cT stay L·D·B·H)", typeof(ArgumentException), () => new Lstm([ProjectedLstmParameters.CreateRandom(I, H, 2, 1)]).Forward(1, x, new float[H], default, default, default, default)),
+            new("Lstm.GetProjectedParameters", "layer", "outside 0..L−1", typeof(ArgumentOutOfRangeException), () => new Lstm([ProjectedLstmParameters.CreateRandom(I, H, 2, 1)]).GetProjectedParameters(1, 0)),
+            new("Lstm.GetProjectedParameters", null, "the LSTM has no projections", typeof(InvalidOperationException), () => lstm.GetProjectedParameters(0, 0)),
+            new("Lstm.GetParameters", null, "the LSTM has projections", typeof(InvalidOperationException), () => new Lstm([ProjectedLstmParameters.CreateRandom(I, H, 2, 1)]).GetParameters(0, 0)),
             new("Lstm.GetPeepholes", "direction", "outside 0..D−1", typeof(ArgumentOutOfRangeException), () => lstm.GetPeepholes(0, 1)),
             new("Lstm.CreateSession", "batchSize", "< 1", typeof(ArgumentOutOfRangeException), () => lstm.CreateSession(0)),
             new("Lstm.CreateSession", null, "the LSTM is reverse or bidirectional", typeof(NotSupportedException), () => new Lstm([p], new LstmOptions { Direction = LstmDirection.Reverse }).CreateSession()),
@@ -243,7 +255,7 @@ public sealed class EdgeBadInputTests
             new("ReferenceLstmCell.BackwardSequence", "inputs", "length not a multiple of B·I (B from h0)", typeof(ArgumentException), () => reference.BackwardSequence(new double[3], sd, sd, new double[H], default, default, gradients, default, sd, sd)),
             new("ReferenceLstmCell.ApplySgd", "gradient", "sizes differ from the cell's", typeof(ArgumentException), () => reference.ApplySgd(new ReferenceLstmGradients(I + 1, H), 0.1)),
             new("ReferenceLstmGradients.ctor", "inputSize", "< 1", typeof(ArgumentOutOfRangeException), () => _ = new ReferenceLstmGradients(0, H)),
-            new("ReferenceLstm.ctor", "cells", "as Lstm", typeof(ArgumentException), () => _ = new ReferenceLstm([])),
+            new("ReferenceLstm.ctor", "cells", "as Lstm", typeof(ArgumentException), () => _ = new ReferenceLstm(Array.Empty<LstmParameters>())),
             new("ReferenceLstm.Forward", "h0", "as Lstm.Forward", typeof(ArgumentException), () => referenceLstm.Forward(1, x, new float[1], default, default, default, default)),
 
             // Training.
@@ -273,7 +285,7 @@ public sealed class EdgeBadInputTests
             new("OnnxLayout.CreateLstm", "w", "empty or not whole [D, 4H, I]", typeof(ArgumentException), () => OnnxLayout.CreateLstm(H, new float[5], r, default, default)),
             new("OnnxLayout.CreateLstm", "options", "options.Peepholes is not null", typeof(ArgumentException), () => OnnxLayout.CreateLstm(H, w, r, default, default, new LstmOptions { Peepholes = [new float[3 * H]] })),
             new("PyTorchStateDict.CreateLstm", "tensors", "null", typeof(ArgumentNullException), () => PyTorchStateDict.CreateLstm(null!)),
-            new("PyTorchStateDict.CreateLstm", null, "a weight missing, a wrong shape, proj_size weights", typeof(InvalidDataException), () => PyTorchStateDict.CreateLstm(new Dictionary<string, FloatTensor>())),
+            new("PyTorchStateDict.CreateLstm", null, "a weight missing or of a wrong shape (weight_hr [P, H] with proj_size), or 0 < P < H broken", typeof(InvalidDataException), () => PyTorchStateDict.CreateLstm(new Dictionary<string, FloatTensor>())),
             new("PyTorchStateDict.FromLstm", "lstm", "null", typeof(ArgumentNullException), () => PyTorchStateDict.FromLstm(null!)),
             new("PyTorchStateDict.FromLstm", "lstm", "options PyTorch's nn.LSTM does not have (peepholes, clip, …)", typeof(ArgumentException), () => PyTorchStateDict.FromLstm(new Lstm([p], new LstmOptions { Clip = 1f }))),
             new("SafetensorsFile.Read", null, "not valid safetensors (truncated, bad header, sizes beyond the file, …)", typeof(InvalidDataException), () => SafetensorsFile.Read(new byte[5])),

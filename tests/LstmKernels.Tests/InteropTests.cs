@@ -195,10 +195,69 @@ public sealed class InteropTests
         back.Forward(2, x, default, default, y2, default, default);
         Check.BitwiseEqual(y1, y2, "y after the round trip");
 
+        // A weight_hr beside a weight_hh of [4H, H] (not [4H, P]) is a wrong shape.
         var withProjection = tensors.ToDictionary(t => t.Name);
         withProjection["lstm.weight_hr_l0"] = new FloatTensor("lstm.weight_hr_l0", [2, 4], new float[8]);
-        Assert.Contains("proj_size", Assert.Throws<InvalidDataException>(() => PyTorchStateDict.CreateLstm(withProjection, "lstm.")).Message, StringComparison.Ordinal);
+        Assert.Contains("[4H, P]", Assert.Throws<InvalidDataException>(() => PyTorchStateDict.CreateLstm(withProjection, "lstm.")).Message, StringComparison.Ordinal);
         Assert.Contains("missing", Assert.Throws<InvalidDataException>(() => PyTorchStateDict.CreateLstm(tensors.Where(t => t.Name != "lstm.weight_hh_l1").ToDictionary(t => t.Name), "lstm.")).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2) state_dict (weight_hr_l{k}[_reverse] included)
+    /// round-trips through safetensors: the same tensors in PyTorch's order and shapes, and the same outputs.
+    /// </summary>
+    [Fact]
+    public void PyTorchStateDict_RoundTrip_WithProjections()
+    {
+        const int I = 3, H = 5, P = 2;
+        var cells = new[]
+        {
+            ProjectedLstmParameters.CreateRandom(I, H, P, 1), ProjectedLstmParameters.CreateRandom(I, H, P, 2),
+            ProjectedLstmParameters.CreateRandom(2 * P, H, P, 3), ProjectedLstmParameters.CreateRandom(2 * P, H, P, 4),
+        };
+        var lstm = new Lstm(cells, new LstmOptions { Direction = LstmDirection.Bidirectional, BatchFirst = true });
+        IReadOnlyList<FloatTensor> tensors = PyTorchStateDict.FromLstm(lstm, "lstm.");
+        Assert.Equal(
+            ["lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0", "lstm.weight_hr_l0",
+             "lstm.weight_ih_l0_reverse", "lstm.weight_hh_l0_reverse", "lstm.bias_ih_l0_reverse", "lstm.bias_hh_l0_reverse", "lstm.weight_hr_l0_reverse"],
+            tensors.Take(10).Select(t => t.Name));
+        var byName = tensors.ToDictionary(t => t.Name);
+        Assert.Equal([4 * H, P], byName["lstm.weight_hh_l1_reverse"].Shape.ToArray());
+        Assert.Equal([P, H], byName["lstm.weight_hr_l1_reverse"].Shape.ToArray());
+        Assert.Equal([4 * H, 2 * P], byName["lstm.weight_ih_l1"].Shape.ToArray());
+
+        Lstm back = PyTorchStateDict.CreateLstm(SafetensorsFile.Read(SafetensorsFile.Write(tensors)), "lstm.", batchFirst: true);
+        Assert.Equal((2, 2, I, H, P, 2 * P), (back.Layers, back.Directions, back.InputSize, back.HiddenSize, back.ProjectionSize, back.OutputSize));
+        for (int k = 0; k < cells.Length; k++)
+        {
+            ProjectedLstmParameters q = back.GetProjectedParameters(k / 2, k % 2);
+            Check.BitwiseEqual(cells[k].WeightIh, q.WeightIh, "weight_ih");
+            Check.BitwiseEqual(cells[k].WeightHh, q.WeightHh, "weight_hh");
+            Check.BitwiseEqual(cells[k].Bias, q.Bias, "bias");
+            Check.BitwiseEqual(cells[k].WeightHr, q.WeightHr, "weight_hr");
+        }
+
+        float[] x = Generators.Fill(2 * 4 * I, Dist.Unit, 9), y1 = new float[2 * 4 * 2 * P], y2 = new float[y1.Length];
+        float[] h1 = new float[4 * 2 * P], h2 = new float[h1.Length], c1 = new float[4 * 2 * H], c2 = new float[c1.Length];
+        lstm.Forward(2, x, default, default, y1, h1, c1);
+        back.Forward(2, x, default, default, y2, h2, c2);
+        Check.BitwiseEqual(y1, y2, "y after the round trip");
+        Check.BitwiseEqual(h1, h2, "hT after the round trip");
+        Check.BitwiseEqual(c1, c2, "cT after the round trip");
+
+        // Bad files: a missing weight_hr of a later cell, a weight_hr of the wrong shape, P ≥ H.
+        string missing = Assert.Throws<InvalidDataException>(() => PyTorchStateDict.CreateLstm(tensors.Where(t => t.Name != "lstm.weight_hr_l1_reverse").ToDictionary(t => t.Name), "lstm.")).Message;
+        Assert.Contains("weight_hr_l1_reverse", missing, StringComparison.Ordinal);
+        var wrong = tensors.ToDictionary(t => t.Name);
+        wrong["lstm.weight_hr_l0"] = new FloatTensor("lstm.weight_hr_l0", [P, H + 1], new float[P * (H + 1)]);
+        Assert.Contains("weight_hr", Assert.Throws<InvalidDataException>(() => PyTorchStateDict.CreateLstm(wrong, "lstm.")).Message, StringComparison.Ordinal);
+        var square = new Dictionary<string, FloatTensor>
+        {
+            ["weight_ih_l0"] = new("weight_ih_l0", [8, 1], new float[8]),
+            ["weight_hh_l0"] = new("weight_hh_l0", [8, 2], new float[16]),
+            ["weight_hr_l0"] = new("weight_hr_l0", [2, 2], new float[4]),
+        };
+        Assert.Contains("projectionSize", Assert.Throws<InvalidDataException>(() => PyTorchStateDict.CreateLstm(square)).Message, StringComparison.Ordinal);
     }
 
     internal static byte[] Npy(string dict, byte[] data)

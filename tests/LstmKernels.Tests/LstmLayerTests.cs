@@ -141,8 +141,8 @@ public sealed class LstmLayerTests
         LstmParameters p = LstmParameters.CreateRandom(3, 4, 1);
         var lstm = new Lstm([p]);
         float[] x = new float[2 * 3 * 2], s = new float[8], y = new float[2 * 2 * 4];
-        Check.Throws<ArgumentNullException>("cells", () => _ = new Lstm(null!));
-        Check.Throws<ArgumentException>("cells", () => _ = new Lstm([]));
+        Check.Throws<ArgumentNullException>("cells", () => _ = new Lstm((IReadOnlyList<LstmParameters>)null!));
+        Check.Throws<ArgumentException>("cells", () => _ = new Lstm(Array.Empty<LstmParameters>()));
         Check.Throws<ArgumentException>("cells", () => _ = new Lstm([p], new LstmOptions { Direction = LstmDirection.Bidirectional }));
         Check.Throws<ArgumentException>("cells", () => _ = new Lstm([p, p]));
         Check.Throws<ArgumentException>("options", () => _ = new Lstm([p], new LstmOptions { Clip = -1 }));

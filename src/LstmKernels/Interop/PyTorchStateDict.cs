@@ -4,8 +4,8 @@ namespace LstmKernels.Interop;
 
 /// <summary>
 /// Converts between an <see cref="Lstm"/> and the tensors of a PyTorch <c>nn.LSTM</c> <c>state_dict</c>
-/// (<c>weight_ih_l{k}</c>, <c>weight_hh_l{k}</c>, <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c>, with <c>_reverse</c> for the
-/// second direction), e.g. as read by <see cref="SafetensorsFile"/>.
+/// (<c>weight_ih_l{k}</c>, <c>weight_hh_l{k}</c>, <c>bias_ih_l{k}</c>, <c>bias_hh_l{k}</c>, and <c>weight_hr_l{k}</c> with
+/// <c>proj_size</c>; <c>_reverse</c> for the second direction), e.g. as read by <see cref="SafetensorsFile"/>.
 /// </summary>
 public static class PyTorchStateDict
 {
@@ -15,21 +15,22 @@ public static class PyTorchStateDict
     /// <param name="tensors">The tensors by name.</param>
     /// <param name="prefix">The module's prefix in the state_dict (e.g. <c>"lstm."</c>), or empty.</param>
     /// <param name="batchFirst">The module's <c>batch_first</c>.</param>
-    /// <returns>The LSTM: layers from <c>l0, l1, …</c>; bidirectional when <c>_reverse</c> tensors are present.</returns>
-    /// <exception cref="InvalidDataException">
-    /// A tensor is missing, has the wrong shape or holds NaN or ∞, or the module uses <c>proj_size</c>
-    /// (<c>weight_hr_l{k}</c>), which this library does not implement.
-    /// </exception>
+    /// <returns>
+    /// The LSTM: layers from <c>l0, l1, …</c>; bidirectional when <c>_reverse</c> tensors are present; with projections
+    /// (<see cref="ProjectedLstmParameters"/>, P from <c>weight_hr_l0 [P, H]</c>) when <c>weight_hr_l0</c> is present.
+    /// </returns>
+    /// <exception cref="InvalidDataException">A tensor is missing, has the wrong shape or holds NaN or ∞.</exception>
     public static Lstm CreateLstm(IReadOnlyDictionary<string, FloatTensor> tensors, string prefix = "", bool batchFirst = false)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(prefix);
+        bool bidirectional = tensors.ContainsKey(prefix + "weight_ih_l0_reverse");
+        var options = new LstmOptions { Direction = bidirectional ? LstmDirection.Bidirectional : LstmDirection.Forward, BatchFirst = batchFirst };
         if (tensors.ContainsKey(prefix + "weight_hr_l0"))
         {
-            InteropThrow.Invalid(Format, $"'{prefix}weight_hr_l0' is present: LSTMs with proj_size are not supported.");
+            return CreateProjected(tensors, prefix, options);
         }
 
-        bool bidirectional = tensors.ContainsKey(prefix + "weight_ih_l0_reverse");
         int dirs = bidirectional ? 2 : 1;
         var cells = new List<LstmParameters>();
         for (int layer = 0; tensors.ContainsKey(Name(prefix, "weight_ih", layer, 0)); layer++)
@@ -63,7 +64,7 @@ public static class PyTorchStateDict
 
         try
         {
-            return new Lstm(cells, new LstmOptions { Direction = bidirectional ? LstmDirection.Bidirectional : LstmDirection.Forward, BatchFirst = batchFirst });
+            return new Lstm(cells, options);
         }
         catch (ArgumentException e)
         {
@@ -71,7 +72,10 @@ public static class PyTorchStateDict
         }
     }
 
-    /// <summary>The state_dict tensors of an <see cref="Lstm"/> (<c>bias_hh</c> zero; the biases are summed in ours).</summary>
+    /// <summary>
+    /// The state_dict tensors of an <see cref="Lstm"/> (<c>bias_hh</c> zero; the biases are summed in ours), with
+    /// <c>weight_hr_l{k}[_reverse] [P, H]</c> after each cell's biases when it has projections, as PyTorch orders them.
+    /// </summary>
     /// <param name="lstm">The LSTM; its options must be the defaults apart from direction and layout.</param>
     /// <param name="prefix">A prefix for every name, or empty.</param>
     /// <returns>The tensors in PyTorch's order.</returns>
@@ -90,6 +94,21 @@ public static class PyTorchStateDict
         {
             for (int d = 0; d < lstm.Directions; d++)
             {
+                if (lstm.ProjectionSize > 0)
+                {
+                    ProjectedLstmParameters q = lstm.GetProjectedParameters(layer, d);
+                    int gateRows = 4 * q.HiddenSize;
+                    float[] wIhP = new float[q.WeightIh.Length], wHhP = new float[q.WeightHh.Length], bIhP = new float[gateRows], bHhP = new float[gateRows];
+                    float[] wHr = new float[q.WeightHr.Length];
+                    q.ToPyTorch(wIhP, wHhP, bIhP, bHhP, wHr);
+                    list.Add(new FloatTensor(Name(prefix, "weight_ih", layer, d), [gateRows, q.InputSize], wIhP));
+                    list.Add(new FloatTensor(Name(prefix, "weight_hh", layer, d), [gateRows, q.ProjectionSize], wHhP));
+                    list.Add(new FloatTensor(Name(prefix, "bias_ih", layer, d), [gateRows], bIhP));
+                    list.Add(new FloatTensor(Name(prefix, "bias_hh", layer, d), [gateRows], bHhP));
+                    list.Add(new FloatTensor(Name(prefix, "weight_hr", layer, d), [q.ProjectionSize, q.HiddenSize], wHr));
+                    continue;
+                }
+
                 LstmParameters p = lstm.GetParameters(layer, d);
                 int rows = 4 * p.HiddenSize;
                 float[] wIh = new float[p.WeightIh.Length], wHh = new float[p.WeightHh.Length], bIh = new float[rows], bHh = new float[rows];
@@ -102,6 +121,52 @@ public static class PyTorchStateDict
         }
 
         return list;
+    }
+
+    /// <summary>An <c>nn.LSTM(…, proj_size=P)</c>: <c>weight_hh [4H, P]</c> and <c>weight_hr [P, H]</c> per layer and direction.</summary>
+    private static Lstm CreateProjected(IReadOnlyDictionary<string, FloatTensor> tensors, string prefix, LstmOptions options)
+    {
+        int dirs = options.Directions;
+        var cells = new List<ProjectedLstmParameters>();
+        for (int layer = 0; tensors.ContainsKey(Name(prefix, "weight_ih", layer, 0)); layer++)
+        {
+            for (int d = 0; d < dirs; d++)
+            {
+                FloatTensor wIh = Get(tensors, Name(prefix, "weight_ih", layer, d));
+                FloatTensor wHh = Get(tensors, Name(prefix, "weight_hh", layer, d));
+                FloatTensor wHr = Get(tensors, Name(prefix, "weight_hr", layer, d));
+                tensors.TryGetValue(Name(prefix, "bias_ih", layer, d), out FloatTensor? bIh);
+                tensors.TryGetValue(Name(prefix, "bias_hh", layer, d), out FloatTensor? bHh);
+                bool shapes = wHr.Shape.Length == 2 && wHr.Shape[0] >= 1 && wHr.Shape[1] >= 1
+                    && wHh.Shape.Length == 2 && wHh.Shape[0] == 4L * wHr.Shape[1] && wHh.Shape[1] == wHr.Shape[0]
+                    && wIh.Shape.Length == 2 && wIh.Shape[0] == wHh.Shape[0] && wIh.Shape[1] >= 1;
+                if (!shapes)
+                {
+                    InteropThrow.Invalid(
+                        Format,
+                        $"layer {layer}: weight_ih {wIh.ShapeText()}, weight_hh {wHh.ShapeText()} and weight_hr {wHr.ShapeText()} are not [4H, I], [4H, P] and [P, H].");
+                }
+
+                try
+                {
+                    cells.Add(ProjectedLstmParameters.FromPyTorch(
+                        wIh.Shape[1], wHr.Shape[1], wHr.Shape[0], wIh.Data, wHh.Data, bIh is null ? default : bIh.Data, bHh is null ? default : bHh.Data, wHr.Data));
+                }
+                catch (ArgumentException e)
+                {
+                    InteropThrow.Invalid(Format, $"layer {layer} direction {d}: {e.Message}");
+                }
+            }
+        }
+
+        try
+        {
+            return new Lstm(cells, options);
+        }
+        catch (ArgumentException e)
+        {
+            return InteropThrow.Invalid<Lstm>(Format, e.Message);
+        }
     }
 
     private static string Name(string prefix, string kind, int layer, int direction) =>

@@ -11,7 +11,8 @@ namespace LstmKernels.Reference;
 /// Per layer and direction, for each row b of length L (T when no lengths are given), steps k = 0..L−1 at time
 /// t = k (reverse: L−1−k): <c>z = W_ih·x_t + W_hh·h + b</c>; <c>i = f(z_i + P_i·c)</c>; <c>f = f(z_f + P_f·c)</c> or
 /// <c>1 − i</c>; <c>g = g(z_g)</c>; <c>c' = f·c + i·g</c>; <c>o = f(z_o + P_o·c')</c>; <c>h' = o·h(c')</c>, each activation's
-/// argument clamped to ±clip when set. <c>y[t, b]</c> = h' in the direction's columns; zero for t ≥ L.
+/// argument clamped to ±clip when set. <c>y[t, b]</c> = h' in the direction's columns; zero for t ≥ L. With
+/// projections (PyTorch's <c>proj_size</c>) h has P units: <c>h' = W_hr·(o·h(c'))</c>, and <c>z</c> uses <c>W_hh [4H, P]</c>.
 /// </remarks>
 public sealed class ReferenceLstm
 {
@@ -28,16 +29,26 @@ public sealed class ReferenceLstm
         shape = new Lstm(cells, options);
     }
 
+    /// <summary>Builds the twin of an LSTM with projections; the arguments are checked as by <see cref="Lstm(IReadOnlyList{ProjectedLstmParameters}, LstmOptions?)"/>.</summary>
+    /// <param name="cells">Weights of each layer and direction, index <c>layer·D + direction</c>.</param>
+    /// <param name="options">The options; null for <see cref="LstmOptions.Default"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="cells"/> is null.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="Lstm"/>.</exception>
+    public ReferenceLstm(IReadOnlyList<ProjectedLstmParameters> cells, LstmOptions? options = null)
+    {
+        shape = new Lstm(cells, options);
+    }
+
     /// <summary>The options.</summary>
     public LstmOptions Options => shape.Options;
 
     /// <summary>Twin of <see cref="Lstm.Forward"/>, in double, rounding each output once.</summary>
     /// <param name="batchSize">B.</param>
     /// <param name="x">Inputs <c>[T, B, I]</c> (batch-first <c>[B, T, I]</c>).</param>
-    /// <param name="h0">Initial hidden states <c>[L·D, B, H]</c>, or empty for zeros.</param>
+    /// <param name="h0">Initial hidden states <c>[L·D, B, H]</c> (<c>[L·D, B, P]</c> with projections), or empty for zeros.</param>
     /// <param name="c0">Initial cell states <c>[L·D, B, H]</c>, or empty.</param>
-    /// <param name="y">Outputs <c>[T, B, D·H]</c> (batch-first <c>[B, T, D·H]</c>), or empty.</param>
-    /// <param name="hT">Final hidden states <c>[L·D, B, H]</c>, or empty.</param>
+    /// <param name="y">Outputs <c>[T, B, D·H]</c> (batch-first <c>[B, T, D·H]</c>; P for H with projections), or empty.</param>
+    /// <param name="hT">Final hidden states <c>[L·D, B, H]</c> (<c>[L·D, B, P]</c> with projections), or empty.</param>
     /// <param name="cT">Final cell states <c>[L·D, B, H]</c>, or empty.</param>
     /// <param name="sequenceLengths">Lengths <c>[B]</c> in 0..T, or empty for all T.</param>
     /// <exception cref="ArgumentException">A length does not fit.</exception>
@@ -58,6 +69,7 @@ public sealed class ReferenceLstm
         }
 
         int input = shape.InputSize, hidden = shape.HiddenSize, dirs = shape.Directions, layers = shape.Layers;
+        int stateSize = shape.StateSize;
         long row = (long)batchSize * input;
         if (row == 0 ? x.Length != 0 : x.Length % row != 0)
         {
@@ -66,18 +78,19 @@ public sealed class ReferenceLstm
 
         int steps = row == 0 ? 0 : (int)(x.Length / row);
         int batch = batchSize;
-        long states = (long)layers * dirs * batch * hidden;
-        foreach ((int length, string name) in (ReadOnlySpan<(int, string)>)[(h0.Length, nameof(h0)), (c0.Length, nameof(c0)), (hT.Length, nameof(hT)), (cT.Length, nameof(cT))])
+        long hStates = (long)layers * dirs * batch * stateSize;
+        long cStates = (long)layers * dirs * batch * hidden;
+        foreach ((int length, long expected, string name) in (ReadOnlySpan<(int, long, string)>)[(h0.Length, hStates, nameof(h0)), (c0.Length, cStates, nameof(c0)), (hT.Length, hStates, nameof(hT)), (cT.Length, cStates, nameof(cT))])
         {
             if (length != 0)
             {
-                ThrowHelper.CheckLength(length, states, name, "[L·D, B, H], or empty");
+                ThrowHelper.CheckLength(length, expected, name, expected == cStates ? "[L·D, B, H], or empty" : "[L·D, B, H] ([L·D, B, P] with projections), or empty");
             }
         }
 
         if (y.Length != 0)
         {
-            ThrowHelper.CheckLength(y.Length, (long)steps * batch * dirs * hidden, nameof(y), "[T, B, D·H] (batch-first [B, T, D·H]), or empty");
+            ThrowHelper.CheckLength(y.Length, (long)steps * batch * dirs * stateSize, nameof(y), "[T, B, D·H] (batch-first [B, T, D·H]; D·P with projections), or empty");
         }
 
         if (!sequenceLengths.IsEmpty)
@@ -113,43 +126,57 @@ public sealed class ReferenceLstm
         double[,,] layerOut = new double[0, 0, 0];
         for (int layer = 0; layer < layers; layer++)
         {
-            int inSize = layer == 0 ? input : dirs * hidden;
-            layerOut = new double[steps, batch, dirs * hidden];
+            int inSize = layer == 0 ? input : dirs * stateSize;
+            layerOut = new double[steps, batch, dirs * stateSize];
             for (int d = 0; d < dirs; d++)
             {
                 int index = (layer * dirs) + d;
-                LstmParameters p = shape.Cell(index);
+                float[] weightIh, weightHh, bias;
+                float[]? weightHr = null;
+                if (shape.ProjectedCell(index) is { } q)
+                {
+                    (weightIh, weightHh, bias, weightHr) = (q.WeightIh.ToArray(), q.WeightHh.ToArray(), q.Bias.ToArray(), q.WeightHr.ToArray());
+                }
+                else
+                {
+                    LstmParameters p = shape.Cell(index)!;
+                    (weightIh, weightHh, bias) = (p.WeightIh.ToArray(), p.WeightHh.ToArray(), p.Bias.ToArray());
+                }
+
                 float[]? peep = shape.Peephole(index);
                 bool reverse = d == 1 || o.Direction == LstmDirection.Reverse;
                 for (int b = 0; b < batch; b++)
                 {
-                    double[] h = new double[hidden], c = new double[hidden];
+                    double[] h = new double[stateSize], c = new double[hidden];
+                    for (int j = 0; j < stateSize; j++)
+                    {
+                        h[j] = h0.IsEmpty ? 0 : h0[(((index * batch) + b) * stateSize) + j];
+                    }
+
                     for (int j = 0; j < hidden; j++)
                     {
-                        int s = (((index * batch) + b) * hidden) + j;
-                        h[j] = h0.IsEmpty ? 0 : h0[s];
-                        c[j] = c0.IsEmpty ? 0 : c0[s];
+                        c[j] = c0.IsEmpty ? 0 : c0[(((index * batch) + b) * hidden) + j];
                     }
 
                     for (int k = 0; k < lengths[b]; k++)
                     {
                         int t = reverse ? lengths[b] - 1 - k : k;
-                        double[] hNew = new double[hidden], cNew = new double[hidden];
+                        double[] hFull = new double[hidden], cNew = new double[hidden];
                         for (int j = 0; j < hidden; j++)
                         {
                             double[] z = new double[4];
                             for (int gate = 0; gate < 4; gate++)
                             {
                                 int r = (gate * hidden) + j;
-                                double sum = p.Bias[r];
+                                double sum = bias[r];
                                 for (int m = 0; m < inSize; m++)
                                 {
-                                    sum += p.WeightIh[(r * inSize) + m] * layerIn[t, b, m];
+                                    sum += weightIh[(r * inSize) + m] * layerIn[t, b, m];
                                 }
 
-                                for (int m = 0; m < hidden; m++)
+                                for (int m = 0; m < stateSize; m++)
                                 {
-                                    sum += p.WeightHh[(r * hidden) + m] * h[m];
+                                    sum += weightHh[(r * stateSize) + m] * h[m];
                                 }
 
                                 z[gate] = sum;
@@ -162,28 +189,47 @@ public sealed class ReferenceLstm
                             double cell = (fg * c[j]) + (ig * gg);
                             double og = Act(o.GateActivation, z[3] + (po * cell), o.Clip);
                             cNew[j] = cell;
-                            hNew[j] = og * Act(o.HiddenActivation, cell, null);
+                            hFull[j] = og * Act(o.HiddenActivation, cell, null);
+                        }
+
+                        // Projection: h'[q] = Σ_j W_hr[q, j]·hFull[j]; without one, h' = hFull.
+                        double[] hNew = hFull;
+                        if (weightHr is not null)
+                        {
+                            hNew = new double[stateSize];
+                            for (int r = 0; r < stateSize; r++)
+                            {
+                                double sum = 0;
+                                for (int j = 0; j < hidden; j++)
+                                {
+                                    sum += weightHr[(r * hidden) + j] * hFull[j];
+                                }
+
+                                hNew[r] = sum;
+                            }
                         }
 
                         h = hNew;
                         c = cNew;
-                        for (int j = 0; j < hidden; j++)
+                        for (int j = 0; j < stateSize; j++)
                         {
-                            layerOut[t, b, (d * hidden) + j] = h[j];
+                            layerOut[t, b, (d * stateSize) + j] = h[j];
+                        }
+                    }
+
+                    for (int j = 0; j < stateSize; j++)
+                    {
+                        if (!hT.IsEmpty)
+                        {
+                            hT[(((index * batch) + b) * stateSize) + j] = (float)h[j];
                         }
                     }
 
                     for (int j = 0; j < hidden; j++)
                     {
-                        int s = (((index * batch) + b) * hidden) + j;
-                        if (!hT.IsEmpty)
-                        {
-                            hT[s] = (float)h[j];
-                        }
-
                         if (!cT.IsEmpty)
                         {
-                            cT[s] = (float)c[j];
+                            cT[(((index * batch) + b) * hidden) + j] = (float)c[j];
                         }
                     }
                 }
@@ -194,7 +240,7 @@ public sealed class ReferenceLstm
 
         if (!y.IsEmpty)
         {
-            int dh = dirs * hidden;
+            int dh = dirs * stateSize;
             for (int t = 0; t < steps; t++)
             {
                 for (int b = 0; b < batch; b++)

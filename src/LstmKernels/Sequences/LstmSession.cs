@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -22,6 +23,8 @@ public sealed class LstmSession
     private readonly float[] gates;
     private readonly float[] hNext;
     private readonly float[] cNext;
+    private readonly float[] recurrent;
+    private readonly float[] hFull;
 
     internal LstmSession(Lstm lstm, int batchSize)
     {
@@ -37,12 +40,14 @@ public sealed class LstmSession
 
         this.lstm = lstm;
         BatchSize = batchSize;
-        int states = lstm.Layers * batchSize * lstm.HiddenSize;
-        h = new float[states];
-        c = new float[states];
+        bool projected = lstm.ProjectionSize > 0;
+        h = new float[lstm.Layers * batchSize * lstm.StateSize];
+        c = new float[lstm.Layers * batchSize * lstm.HiddenSize];
         gates = new float[4 * batchSize * lstm.HiddenSize];
         hNext = new float[lstm.HiddenSize];
         cNext = new float[lstm.HiddenSize];
+        recurrent = projected ? new float[4 * batchSize * lstm.HiddenSize] : [];
+        hFull = projected ? new float[batchSize * lstm.HiddenSize] : [];
     }
 
     /// <summary>B, the number of rows stepped together.</summary>
@@ -54,7 +59,7 @@ public sealed class LstmSession
     /// <summary>The number of steps since creation or the last reset.</summary>
     public long Steps { get; private set; }
 
-    /// <summary>The hidden states <c>[L, B, H]</c>; writable (e.g. to restore a saved state).</summary>
+    /// <summary>The hidden states <c>[L, B, H]</c> (<c>[L, B, P]</c> with projections); writable (e.g. to restore a saved state).</summary>
     public Span<float> H => h;
 
     /// <summary>The cell states <c>[L, B, H]</c>; writable.</summary>
@@ -69,12 +74,12 @@ public sealed class LstmSession
     }
 
     /// <summary>Sets the states to the given ones.</summary>
-    /// <param name="h0">Hidden states <c>[L, B, H]</c>.</param>
+    /// <param name="h0">Hidden states <c>[L, B, H]</c> (<c>[L, B, P]</c> with projections).</param>
     /// <param name="c0">Cell states <c>[L, B, H]</c>.</param>
     /// <exception cref="ArgumentException">A length does not fit.</exception>
     public void Reset(ReadOnlySpan<float> h0, ReadOnlySpan<float> c0)
     {
-        ThrowHelper.CheckLength(h0.Length, h.Length, nameof(h0), "[L, B, H]");
+        ThrowHelper.CheckLength(h0.Length, h.Length, nameof(h0), "[L, B, H] ([L, B, P] with projections)");
         ThrowHelper.CheckLength(c0.Length, c.Length, nameof(c0), "[L, B, H]");
         h0.CopyTo(h);
         c0.CopyTo(c);
@@ -83,16 +88,17 @@ public sealed class LstmSession
 
     /// <summary>One step of every layer for the B rows.</summary>
     /// <param name="x">Inputs <c>[B, I]</c>.</param>
-    /// <param name="y">The last layer's new hidden state <c>[B, H]</c>, or empty.</param>
+    /// <param name="y">The last layer's new hidden state <c>[B, H]</c> (<c>[B, P]</c> with projections), or empty.</param>
     /// <exception cref="ArgumentException">A length does not fit, or <paramref name="y"/> overlaps <paramref name="x"/>.</exception>
     public void Step(ReadOnlySpan<float> x, Span<float> y)
     {
         int hidden = lstm.HiddenSize;
-        int states = BatchSize * hidden;
+        int states = BatchSize * lstm.StateSize;
+        int cells = BatchSize * hidden;
         ThrowHelper.CheckLength(x.Length, (long)BatchSize * lstm.InputSize, nameof(x), "[B, I] with B = BatchSize");
         if (!y.IsEmpty)
         {
-            ThrowHelper.CheckLength(y.Length, states, nameof(y), "[B, H], or empty");
+            ThrowHelper.CheckLength(y.Length, states, nameof(y), "[B, H] ([B, P] with projections), or empty");
             Aliasing.Disjoint(y, x, nameof(y), nameof(x));
         }
 
@@ -100,15 +106,29 @@ public sealed class LstmSession
         for (int layer = 0; layer < lstm.Layers; layer++)
         {
             Span<float> hl = h.AsSpan(layer * states, states);
-            Span<float> cl = c.AsSpan(layer * states, states);
+            Span<float> cl = c.AsSpan(layer * cells, cells);
             LstmCell? cell = lstm.FusedCell(layer);
             if (cell is not null)
             {
                 cell.Forward(input, hl, cl, hl, cl);
             }
+            else if (lstm.ProjectedCell(layer) is { } q)
+            {
+                // z = x·W_ihᵀ + b + h·W_hhᵀ (h has P units); then o ⊙ tanh(c) per row; then h = that·W_hrᵀ.
+                Kernels.Linear(input, q.WeightIh, q.Bias, gates);
+                Kernels.Linear(hl, q.WeightHh, lstm.ZeroBias, recurrent);
+                TensorPrimitives.Add(gates, recurrent, gates);
+                for (int b = 0; b < BatchSize; b++)
+                {
+                    lstm.PointwiseRow(layer, gates.AsSpan(b * 4 * hidden, 4 * hidden), cl.Slice(b * hidden, hidden), hFull.AsSpan(b * hidden, hidden), cNext);
+                    cNext.CopyTo(cl.Slice(b * hidden, hidden));
+                }
+
+                Kernels.Linear(hFull, q.WeightHr, lstm.ZeroProjectionBias, hl);
+            }
             else
             {
-                LstmParameters p = lstm.Cell(layer);
+                LstmParameters p = lstm.Cell(layer)!;
                 Kernels.GateProjection(input, hl, p.WeightIh, p.WeightHh, p.Bias, gates);
                 for (int b = 0; b < BatchSize; b++)
                 {
