@@ -1,15 +1,24 @@
-using System.Diagnostics;
 using LstmKernels.Interop;
 
 namespace LstmKernels.Tests;
 
 /// <summary>
 /// The file readers on thousands of mutated valid files (bytes flipped, runs overwritten with 0x00/0xFF/digits,
-/// truncated, extended): each read either succeeds or throws InvalidDataException, never anything else, quickly.
+/// truncated, extended): each read either succeeds or throws InvalidDataException, never anything else, and never
+/// allocates more than a small multiple of the file's real size, whatever sizes the file declares.
 /// </summary>
 public sealed class FuzzTests
 {
     private const int Mutations = 3000;
+
+    /// <summary>
+    /// Bytes a read may allocate per byte of file: the tensors (float32 from float16 doubles the bytes), the header's
+    /// strings and dictionaries.
+    /// </summary>
+    private const long PerFileByte = 16;
+
+    /// <summary>Fixed allowance: an exception with its message and stack trace, a zip archive's buffers.</summary>
+    private const long Slack = 1 << 20;
 
     [Fact]
     public void Fuzz_Safetensors() => Fuzz(
@@ -31,7 +40,6 @@ public sealed class FuzzTests
         read(valid);
 #pragma warning disable CA5394 // Test data.
         var random = new Random(seed);
-        var watch = Stopwatch.StartNew();
         int rejected = 0;
         for (int n = 0; n < Mutations; n++)
         {
@@ -62,6 +70,7 @@ public sealed class FuzzTests
             }
 #pragma warning restore CA5394
 
+            long before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
                 read(bytes);
@@ -74,9 +83,56 @@ public sealed class FuzzTests
             {
                 Assert.Fail($"mutation {n}: {e.GetType().Name}: {e.Message}");
             }
+
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated <= (PerFileByte * bytes.Length) + Slack, $"mutation {n}: a {bytes.Length}-byte file made the reader allocate {allocated} bytes");
         }
 
         Assert.True(rejected > Mutations / 4, $"only {rejected} of {Mutations} mutations were rejected");
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"fuzzing took {watch.Elapsed}");
+    }
+
+    /// <summary>Files that declare billions of elements but hold a few bytes: rejected before anything that size is allocated.</summary>
+    [Fact]
+    public void HugeDeclaredSizes_AreRejectedWithoutHugeAllocations()
+    {
+        // Controls: the same builders with honest sizes give files that read, so the rejections below are about sizes.
+        Assert.Equal(4, NpyFile.Read(NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }")).Data.Length);
+        Assert.Equal(4, SafetensorsFile.Read(SafetensorsWithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}"))["w"].Data.Length);
+
+        byte[] npy = NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2000000000,), }");
+        AssertRejectedCheaply(() => NpyFile.Read(npy), npy.Length);
+
+        byte[] npyOverflow = NpyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }");
+        AssertRejectedCheaply(() => NpyFile.Read(npyOverflow), npyOverflow.Length);
+
+        byte[] safetensors = SafetensorsWithHeader("{\"w\":{\"dtype\":\"F32\",\"shape\":[1000000000],\"data_offsets\":[0,4000000000]}}");
+        AssertRejectedCheaply(() => SafetensorsFile.Read(safetensors), safetensors.Length);
+
+        byte[] hugeHeader = [.. BitConverter.GetBytes((ulong)int.MaxValue * 4), .. "{}"u8];
+        AssertRejectedCheaply(() => SafetensorsFile.Read(hugeHeader), hugeHeader.Length);
+    }
+
+    private static void AssertRejectedCheaply(Action read, int fileBytes)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<InvalidDataException>(read);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated <= (PerFileByte * fileBytes) + Slack, $"a {fileBytes}-byte file made the reader allocate {allocated} bytes");
+    }
+
+    /// <summary>A version-1 .npy file with the given header dictionary (padded as the format requires) and 16 data bytes.</summary>
+    private static byte[] NpyWithHeader(string header)
+    {
+        int unpadded = 10 + header.Length + 1;
+        string padded = header + new string(' ', (64 - (unpadded % 64)) % 64) + "\n";
+        byte[] text = System.Text.Encoding.ASCII.GetBytes(padded);
+        return [0x93, .. "NUMPY"u8, 1, 0, (byte)text.Length, (byte)(text.Length >> 8), .. text, .. new byte[16]];
+    }
+
+    /// <summary>A safetensors file: 8-byte little-endian header length, the JSON header, 16 data bytes.</summary>
+    private static byte[] SafetensorsWithHeader(string json)
+    {
+        byte[] text = System.Text.Encoding.UTF8.GetBytes(json);
+        return [.. BitConverter.GetBytes((ulong)text.Length), .. text, .. new byte[16]];
     }
 }
