@@ -207,7 +207,7 @@ public sealed partial class LstmParameters
         }
     }
 
-    private static void CheckFinite(ReadOnlySpan<float> values, long expected, string paramName, string shape)
+    internal static void CheckFinite(ReadOnlySpan<float> values, long expected, string paramName, string shape)
     {
         ThrowHelper.CheckLength(values.Length, expected, paramName, shape);
         for (int k = 0; k < values.Length; k++)
@@ -219,7 +219,7 @@ public sealed partial class LstmParameters
         }
     }
 
-    private static void Fill(Random random, Span<float> values, float bound)
+    internal static void Fill(Random random, Span<float> values, float bound)
     {
         for (int k = 0; k < values.Length; k++)
         {
@@ -227,5 +227,5 @@ public sealed partial class LstmParameters
         }
     }
 
-    private static float Uniform(Random random, float bound) => (float)(((2 * random.NextDouble()) - 1) * bound);
+    internal static float Uniform(Random random, float bound) => (float)(((2 * random.NextDouble()) - 1) * bound);
 }

@@ -97,19 +97,19 @@ public sealed class ProjectedLstmParameters
     {
         var p = new ProjectedLstmParameters(inputSize, hiddenSize, projectionSize);
         int rows = 4 * hiddenSize;
-        CheckFinite(weightIh, (long)rows * inputSize, nameof(weightIh), "[4H, I]");
-        CheckFinite(weightHh, (long)rows * projectionSize, nameof(weightHh), "[4H, P]");
+        LstmParameters.CheckFinite(weightIh, (long)rows * inputSize, nameof(weightIh), "[4H, I]");
+        LstmParameters.CheckFinite(weightHh, (long)rows * projectionSize, nameof(weightHh), "[4H, P]");
         if (!biasIh.IsEmpty)
         {
-            CheckFinite(biasIh, rows, nameof(biasIh), "[4H], or empty for no bias");
+            LstmParameters.CheckFinite(biasIh, rows, nameof(biasIh), "[4H], or empty for no bias");
         }
 
         if (!biasHh.IsEmpty)
         {
-            CheckFinite(biasHh, rows, nameof(biasHh), "[4H], or empty for no bias");
+            LstmParameters.CheckFinite(biasHh, rows, nameof(biasHh), "[4H], or empty for no bias");
         }
 
-        CheckFinite(weightHr, (long)projectionSize * hiddenSize, nameof(weightHr), "[P, H]");
+        LstmParameters.CheckFinite(weightHr, (long)projectionSize * hiddenSize, nameof(weightHr), "[P, H]");
         weightIh.CopyTo(p.weightIh);
         weightHh.CopyTo(p.weightHh);
         weightHr.CopyTo(p.weightHr);
@@ -142,14 +142,14 @@ public sealed class ProjectedLstmParameters
         var p = new ProjectedLstmParameters(inputSize, hiddenSize, projectionSize);
         var random = new Random(seed);
         float bound = 1f / MathF.Sqrt(hiddenSize);
-        Fill(random, p.weightIh, bound);
-        Fill(random, p.weightHh, bound);
+        LstmParameters.Fill(random, p.weightIh, bound);
+        LstmParameters.Fill(random, p.weightHh, bound);
         for (int r = 0; r < p.bias.Length; r++)
         {
-            p.bias[r] = Uniform(random, bound) + Uniform(random, bound);
+            p.bias[r] = LstmParameters.Uniform(random, bound) + LstmParameters.Uniform(random, bound);
         }
 
-        Fill(random, p.weightHr, bound);
+        LstmParameters.Fill(random, p.weightHr, bound);
         return p;
     }
 
@@ -190,26 +190,4 @@ public sealed class ProjectedLstmParameters
         weightHr.CopyTo(p.weightHr, 0);
         return p;
     }
-
-    private static void CheckFinite(ReadOnlySpan<float> values, long expected, string paramName, string shape)
-    {
-        ThrowHelper.CheckLength(values.Length, expected, paramName, shape);
-        for (int k = 0; k < values.Length; k++)
-        {
-            if (!float.IsFinite(values[k]))
-            {
-                ThrowHelper.Argument(paramName, $"'{paramName}' holds a non-finite value ({values[k]}) at index {k}; weights must be finite.");
-            }
-        }
-    }
-
-    private static void Fill(Random random, Span<float> values, float bound)
-    {
-        for (int k = 0; k < values.Length; k++)
-        {
-            values[k] = Uniform(random, bound);
-        }
-    }
-
-    private static float Uniform(Random random, float bound) => (float)(((2 * random.NextDouble()) - 1) * bound);
 }
