@@ -37,13 +37,13 @@ public sealed class ProjectionLstmTests
     [Property]
     public void Lstm_WithProjection_MatchesReference(ProjectedCase t)
     {
-        (ProjectedLstmParameters[] cells, LstmOptions options, Data data) = Build(t);
+        (ProjectedLstmParameters[] cells, LstmOptions options, LstmLayerTests.Inputs data) = Build(t);
         var lstm = new Lstm(cells, options);
         var reference = new ReferenceLstm(cells, options);
         Assert.Equal((t.Projection, t.Directions() * t.Projection, false), (lstm.ProjectionSize, lstm.OutputSize, lstm.IsFused));
-        Result ours = Run(lstm.Forward, t, data);
-        Result twin = Run(reference.Forward, t, data);
-        Compare(twin, ours, t.Steps, t.Layers, t.ToString());
+        LstmLayerTests.Outputs ours = Run(lstm.Forward, t, data);
+        LstmLayerTests.Outputs twin = Run(reference.Forward, t, data);
+        LstmLayerTests.Compare(twin, ours, t.Steps, t.Layers, t.ToString());
 
         // Past its length a row's outputs are exactly zero.
         int dp = lstm.OutputSize;
@@ -298,11 +298,9 @@ public sealed class ProjectionLstmTests
 
     // ---------------------------------------------------------------- helpers
 
-    private sealed record Data(float[] X, float[] H0, float[] C0, int[] Lengths);
 
-    private sealed record Result(float[] Y, float[] H, float[] C);
 
-    private static (ProjectedLstmParameters[] Cells, LstmOptions Options, Data Data) Build(ProjectedCase t)
+    private static (ProjectedLstmParameters[] Cells, LstmOptions Options, LstmLayerTests.Inputs Data) Build(ProjectedCase t)
     {
         int d = t.Directions();
         var cells = new ProjectedLstmParameters[t.Layers * d];
@@ -319,7 +317,7 @@ public sealed class ProjectionLstmTests
         var random = new Random(t.Seed);
         int[] lengths = t.Lengths ? Enumerable.Range(0, t.Batch).Select(_ => random.Next(0, t.Steps + 1)).ToArray() : [];
 #pragma warning restore CA5394
-        var data = new Data(
+        var data = new LstmLayerTests.Inputs(
             Generators.Fill(t.Steps * t.Batch * t.Input, Dist.Unit, t.Seed + 100),
             t.Initial ? Generators.Fill(cellCount * t.Projection, Dist.Unit, t.Seed + 101) : [],
             t.Initial ? Generators.Fill(cellCount * t.Hidden, Dist.Unit, t.Seed + 102) : [],
@@ -327,39 +325,15 @@ public sealed class ProjectionLstmTests
         return (cells, options, data);
     }
 
-    private static Result Run(LstmLayerTests.ForwardCall forward, ProjectedCase t, Data data)
-    {
-        int cellCount = t.Layers * t.Directions() * t.Batch;
-        var y = new Guarded(t.Steps * t.Batch * t.Directions() * t.Projection);
-        var h = new Guarded(cellCount * t.Projection);
-        var c = new Guarded(cellCount * t.Hidden);
-        forward(t.Batch, data.X, data.H0, data.C0, y.Span, h.Span, c.Span, data.Lengths);
-        y.AssertIntact("y");
-        h.AssertIntact("hT");
-        c.AssertIntact("cT");
-        return new Result(y.ToArray(), h.ToArray(), c.ToArray());
-    }
-
     /// <summary>
-    /// The bound of LstmLayerTests (<see cref="Tolerances.Layer"/>): the projection adds one float sum of H terms per step
-    /// with |w| ≤ 1/√H and |o⊙tanh c| ≤ 1, an error of the order of the gate sums' (held with 1000 generated cases).
+    /// Runs with the projected shapes; compared with <see cref="LstmLayerTests.Compare"/>, whose bound
+    /// (<see cref="Tolerances.Layer"/>) holds here too: the projection adds one float sum of H terms per step with
+    /// |w| ≤ 1/√H and |o⊙tanh c| ≤ 1, an error of the order of the gate sums' (held with 1000 generated cases).
     /// </summary>
-    private static void Compare(Result expected, Result got, int steps, int layers, string what)
+    private static LstmLayerTests.Outputs Run(LstmLayerTests.ForwardCall forward, ProjectedCase t, LstmLayerTests.Inputs data)
     {
-        for (int k = 0; k < expected.Y.Length; k++)
-        {
-            Check.Near(expected.Y[k], got.Y[k], Tolerances.Layer(steps, layers, 1), what + " y", k);
-        }
-
-        for (int k = 0; k < expected.H.Length; k++)
-        {
-            Check.Near(expected.H[k], got.H[k], Tolerances.Layer(steps, layers, 1), what + " hT", k);
-        }
-
-        for (int k = 0; k < expected.C.Length; k++)
-        {
-            Check.Near(expected.C[k], got.C[k], Tolerances.Layer(steps, layers, expected.C[k]), what + " cT", k);
-        }
+        int cells = t.Layers * t.Directions() * t.Batch;
+        return LstmLayerTests.Run(forward, t.Batch, data, t.Steps * t.Batch * t.Directions() * t.Projection, cells * t.Projection, cells * t.Hidden);
     }
 
     private static float[] Scaled(int length, float bound, int seed)
