@@ -1,12 +1,14 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using LstmKernels.Internal;
 
 namespace LstmKernels.Benchmarks;
 
 /// <summary>
 /// The memory floor of a step: the time to read a buffer of the same size once with the best plain read loop
-/// (eight independent <see cref="Vector512{T}"/> accumulators, falling back to <see cref="Vector256{T}"/>), so a
-/// kernel that streams its weights once cannot be faster than this from the same cache level.
+/// (eight independent vector accumulators, <see cref="Vector512{T}"/> where accelerated, else <see cref="Vector256{T}"/>),
+/// so a kernel that streams its weights once cannot be faster than this from the same cache level.
 /// </summary>
 internal sealed class ReadFloor(long bytes)
 {
@@ -15,45 +17,28 @@ internal sealed class ReadFloor(long bytes)
     public long Bytes => (long)buffer.Length * sizeof(float);
 
     /// <summary>Reads the whole buffer once; returns a sum so the reads cannot be elided.</summary>
-    public float Run() => Vector512.IsHardwareAccelerated ? Read512(buffer) : Read256(buffer);
+    public float Run() => Vector512.IsHardwareAccelerated ? Read<Simd512, Vector512<float>>(buffer) : Read<Simd256, Vector256<float>>(buffer);
 
-    private static float Read512(float[] data)
+    private static float Read<TOps, TVec>(float[] data)
+        where TOps : struct, ISimd<TVec>
+        where TVec : struct
     {
         ref float r = ref MemoryMarshal.GetArrayDataReference(data);
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        nuint n = (nuint)data.Length, k = 0;
-        for (; k + 128 <= n; k += 128)
+        int c = TOps.Count;
+        TVec a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int k = 0; k + (8 * c) <= data.Length; k += 8 * c)
         {
-            a0 += Vector512.LoadUnsafe(ref r, k);
-            a1 += Vector512.LoadUnsafe(ref r, k + 16);
-            a2 += Vector512.LoadUnsafe(ref r, k + 32);
-            a3 += Vector512.LoadUnsafe(ref r, k + 48);
-            a4 += Vector512.LoadUnsafe(ref r, k + 64);
-            a5 += Vector512.LoadUnsafe(ref r, k + 80);
-            a6 += Vector512.LoadUnsafe(ref r, k + 96);
-            a7 += Vector512.LoadUnsafe(ref r, k + 112);
+            ref float at = ref Unsafe.Add(ref r, k);
+            a0 = TOps.Add(a0, TOps.Load(ref at));
+            a1 = TOps.Add(a1, TOps.Load(ref Unsafe.Add(ref at, c)));
+            a2 = TOps.Add(a2, TOps.Load(ref Unsafe.Add(ref at, 2 * c)));
+            a3 = TOps.Add(a3, TOps.Load(ref Unsafe.Add(ref at, 3 * c)));
+            a4 = TOps.Add(a4, TOps.Load(ref Unsafe.Add(ref at, 4 * c)));
+            a5 = TOps.Add(a5, TOps.Load(ref Unsafe.Add(ref at, 5 * c)));
+            a6 = TOps.Add(a6, TOps.Load(ref Unsafe.Add(ref at, 6 * c)));
+            a7 = TOps.Add(a7, TOps.Load(ref Unsafe.Add(ref at, 7 * c)));
         }
 
-        return Vector512.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)));
-    }
-
-    private static float Read256(float[] data)
-    {
-        ref float r = ref MemoryMarshal.GetArrayDataReference(data);
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        nuint n = (nuint)data.Length, k = 0;
-        for (; k + 64 <= n; k += 64)
-        {
-            a0 += Vector256.LoadUnsafe(ref r, k);
-            a1 += Vector256.LoadUnsafe(ref r, k + 8);
-            a2 += Vector256.LoadUnsafe(ref r, k + 16);
-            a3 += Vector256.LoadUnsafe(ref r, k + 24);
-            a4 += Vector256.LoadUnsafe(ref r, k + 32);
-            a5 += Vector256.LoadUnsafe(ref r, k + 40);
-            a6 += Vector256.LoadUnsafe(ref r, k + 48);
-            a7 += Vector256.LoadUnsafe(ref r, k + 56);
-        }
-
-        return Vector256.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)));
+        return TOps.Sum(TOps.Add(TOps.Add(TOps.Add(a0, a1), TOps.Add(a2, a3)), TOps.Add(TOps.Add(a4, a5), TOps.Add(a6, a7))));
     }
 }
