@@ -25,6 +25,25 @@ public static class SequenceGenerators
             select new SequenceCase(steps, batch, input, hidden, parameterSeed, xs, h0, c0));
 }
 
+/// <summary>FsCheck generators for the lookahead route of <see cref="ForwardSequenceTests"/>.</summary>
+public static class LookaheadGenerators
+{
+    /// <summary>
+    /// Batch 1, I ≥ 64 and T past one chunk of 8 steps: the lookahead route (whole and partial last chunks; I not a
+    /// multiple of 4, so the four row quarters differ; H below, at and above the rows per quarter).
+    /// </summary>
+    public static Arbitrary<SequenceCase> Cases() =>
+        Arb.From(
+            from steps in Gen.Elements(9, 15, 16, 17, 23, 24, 25, 40)
+            from input in Gen.Elements(64, 65, 66, 67, 71, 96, 130)
+            from hidden in Generators.Size
+            from parameterSeed in Generators.Seed
+            from xs in Generators.Floats(steps * input, Gen.Constant(Dist.Unit))
+            from h0 in Generators.Floats(hidden, Gen.Constant(Dist.Unit))
+            from c0 in Generators.Floats(hidden, Gen.Constant(Dist.Unit))
+            select new SequenceCase(steps, 1, input, hidden, parameterSeed, xs, h0, c0));
+}
+
 /// <summary>
 /// LstmCell.ForwardSequence (LstmCell.cs; FusedStep.Project and FusedStep.Recurrent): against the seed's reference
 /// stepped T times in double, against T calls of Forward, in place, chunked, bad input, allocation and threads.
@@ -39,7 +58,38 @@ public sealed class ForwardSequenceTests
         int states = t.Batch * t.Hidden;
         float[] ys = new float[t.Steps * states], hT = new float[states], cT = new float[states];
         new LstmCell(p).ForwardSequence(t.Xs.Values, t.H0.Values, t.C0.Values, ys, hT, cT);
+        CheckAgainstReference(t, p, ys, hT, cT);
+    }
 
+    /// <summary>
+    /// The lookahead route (FusedStep.Lookahead: the next chunk's projection computed inside this chunk's steps) against
+    /// the reference, and against the separate projection pass at the fused-vs-unfused bound. It is the route taken
+    /// on the Vector512 path and no other.
+    /// </summary>
+    [Property(Arbitrary = [typeof(LookaheadGenerators)], MaxTest = 60)]
+    public void ForwardSequence_Lookahead_MatchesReferenceAndTheSeparatePass(SequenceCase t)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(t.Input, t.Hidden, t.ParameterSeed);
+        var cell = new LstmCell(p);
+        Assert.Equal(Kernels.ActivePath == SimdPath.Vector512, cell.UsesLookahead(t.Steps, 1));
+        float[] ys = new float[t.Steps * t.Hidden], hT = new float[t.Hidden], cT = new float[t.Hidden];
+        cell.ForwardSequence(t.Xs.Values, t.H0.Values, t.C0.Values, ys, hT, cT);
+        CheckAgainstReference(t, p, ys, hT, cT);
+
+        var separate = new LstmCell(p) { LookaheadEnabled = false };
+        Assert.False(separate.UsesLookahead(t.Steps, 1));
+        float[] ys2 = new float[ys.Length], hT2 = new float[t.Hidden], cT2 = new float[t.Hidden];
+        separate.ForwardSequence(t.Xs.Values, t.H0.Values, t.C0.Values, ys2, hT2, cT2);
+        for (int k = 0; k < ys.Length; k++)
+        {
+            int step = k / Math.Max(t.Hidden, 1);
+            Check.Near(ys2[k], ys[k], Tolerances.SequenceFactor(step + 1) * Tolerances.FusedVsUnfused * Tolerances.CellH, $"ys[{step}] against the separate pass", k % Math.Max(t.Hidden, 1));
+        }
+    }
+
+    private static void CheckAgainstReference(SequenceCase t, LstmParameters p, float[] ys, float[] hT, float[] cT)
+    {
+        int states = t.Batch * t.Hidden;
         var reference = new ReferenceLstmCell(p);
         double[] h = PyTorchEquations.ToDouble(t.H0.Values), c = PyTorchEquations.ToDouble(t.C0.Values);
         for (int s = 0; s < t.Steps; s++)
@@ -159,28 +209,67 @@ public sealed class ForwardSequenceTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(16)]
-    public void ForwardSequence_DoesNotAllocate(int batch)
+    [InlineData(1, 24, 8)]
+    [InlineData(16, 24, 8)]
+    [InlineData(1, 70, 20)]
+    public void ForwardSequence_DoesNotAllocate(int batch, int input, int steps)
     {
-        var cell = new LstmCell(LstmParameters.CreateRandom(24, 40, 2));
-        float[] xs = Generators.Fill(8 * batch * 24, Dist.Unit, 1);
-        float[] h = new float[batch * 40], c = new float[batch * 40], ys = new float[8 * batch * 40];
+        var cell = new LstmCell(LstmParameters.CreateRandom(input, 40, 2));
+        Assert.Equal(Kernels.ActivePath == SimdPath.Vector512 && batch == 1 && input >= 64, cell.UsesLookahead(steps, batch));
+        float[] xs = Generators.Fill(steps * batch * input, Dist.Unit, 1);
+        float[] h = new float[batch * 40], c = new float[batch * 40], ys = new float[steps * batch * 40];
         Assert.Equal(0, Allocation.Measure(() => cell.ForwardSequence(xs, h, c, ys, h, c), warmUp: 50, iterations: 500));
     }
 
-    [Fact]
-    public void ForwardSequence_FromSeveralThreads_MatchesSequentialBitwise()
+    /// <summary>
+    /// A NaN in x at step s (in the first chunk, or in a later one, which the lookahead route projects during the
+    /// chunk before) makes every h from step s on NaN and leaves the steps before it finite and as the separate pass.
+    /// </summary>
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(7, 69)]
+    [InlineData(8, 0)]
+    [InlineData(13, 35)]
+    [InlineData(19, 17)]
+    public void ForwardSequence_NaNInput_PoisonsFromItsStepOn(int step, int row)
     {
-        const int Threads = 4, Steps = 30, Batch = 3, Input = 9, Hidden = 20;
-        var cell = new LstmCell(LstmParameters.CreateRandom(Input, Hidden, 9));
+        const int Steps = 20, Input = 70, Hidden = 24;
+        LstmParameters p = LstmParameters.CreateRandom(Input, Hidden, 8);
+        float[] xs = Generators.Fill(Steps * Input, Dist.Unit, 4);
+        xs[(step * Input) + row] = float.NaN;
+        xs[(((step + 3) % Steps) * Input) + ((row + 1) % Input)] = 1e-40f; // a subnormal elsewhere changes nothing of that
+        float[] ys = new float[Steps * Hidden], ys2 = new float[Steps * Hidden];
+        new LstmCell(p).ForwardSequence(xs, new float[Hidden], new float[Hidden], ys, new float[Hidden], new float[Hidden]);
+        new LstmCell(p) { LookaheadEnabled = false }.ForwardSequence(xs, new float[Hidden], new float[Hidden], ys2, new float[Hidden], new float[Hidden]);
+        for (int k = 0; k < ys.Length; k++)
+        {
+            int s = k / Hidden;
+            if (s >= step)
+            {
+                Assert.True(float.IsNaN(ys[k]), $"ys[{s}][{k % Hidden}] = {ys[k]}, expected NaN (NaN input at step {step})");
+            }
+            else
+            {
+                Check.Near(ys2[k], ys[k], Tolerances.SequenceFactor(s + 1) * Tolerances.FusedVsUnfused * Tolerances.CellH, $"ys[{s}]", k % Hidden);
+            }
+        }
+    }
+
+    /// <summary>Four threads sharing one cell, each result bitwise as run alone; batch 1 with I = 70 takes the lookahead route.</summary>
+    [Theory]
+    [InlineData(3, 9)]
+    [InlineData(1, 70)]
+    public void ForwardSequence_FromSeveralThreads_MatchesSequentialBitwise(int batch, int input)
+    {
+        const int Threads = 4, Steps = 30, Hidden = 20;
+        var cell = new LstmCell(LstmParameters.CreateRandom(input, Hidden, 9));
         float[][] xs = new float[Threads][], alone = new float[Threads][], together = new float[Threads][];
         for (int k = 0; k < Threads; k++)
         {
-            xs[k] = Generators.Fill(Steps * Batch * Input, Dist.Unit, 100 + k);
-            alone[k] = new float[Steps * Batch * Hidden];
-            together[k] = new float[Steps * Batch * Hidden];
-            cell.ForwardSequence(xs[k], new float[Batch * Hidden], new float[Batch * Hidden], alone[k], new float[Batch * Hidden], new float[Batch * Hidden]);
+            xs[k] = Generators.Fill(Steps * batch * input, Dist.Unit, 100 + k);
+            alone[k] = new float[Steps * batch * Hidden];
+            together[k] = new float[Steps * batch * Hidden];
+            cell.ForwardSequence(xs[k], new float[batch * Hidden], new float[batch * Hidden], alone[k], new float[batch * Hidden], new float[batch * Hidden]);
         }
 
         var threads = new Thread[Threads];
@@ -191,7 +280,7 @@ public sealed class ForwardSequenceTests
             {
                 for (int repeat = 0; repeat < 20; repeat++)
                 {
-                    cell.ForwardSequence(xs[id], new float[Batch * Hidden], new float[Batch * Hidden], together[id], new float[Batch * Hidden], new float[Batch * Hidden]);
+                    cell.ForwardSequence(xs[id], new float[batch * Hidden], new float[batch * Hidden], together[id], new float[batch * Hidden], new float[batch * Hidden]);
                 }
             });
         }
