@@ -30,6 +30,12 @@ public sealed class LstmCell
     /// <summary>The packed size up to which a batch-1 sequence uses the lookahead route.</summary>
     private const long LookaheadBudget = 8L << 20;
 
+    /// <summary>The longest chunk of steps whose projection a second thread computes ahead (<see cref="StepThreads"/> = 2).</summary>
+    private const int PipelineChunk = 16;
+
+    /// <summary>The B·I·H from which <see cref="StepThreads"/> = 2 pipelines a sequence's projection.</summary>
+    private const long PipelineMinWork = 8192;
+
     /// <summary>The input size from which a batch-1 sequence uses the lookahead route.</summary>
     private const int LookaheadMinInput = 64;
 
@@ -83,9 +89,11 @@ public sealed class LstmCell
     /// between the calling thread and one thread-pool thread, and the call returns when both halves are done.
     /// This pays off only when a step is long enough to amortise handing work to another core (a few µs), i.e. for
     /// large hidden sizes; docs/benchmarks.md has the measurements. Results are bitwise the same as with 1 thread.
+    /// <see cref="ForwardSequence"/> with 2 (and B·I·H ≥ 8192) projects the inputs of the next chunk of steps on a
+    /// thread-pool thread while the caller runs the recurrent steps of this chunk; its results are deterministic and
+    /// within the same bounds, but not bitwise those of 1 thread (the projection is tiled by chunk).
     /// Steady-state calls allocate nothing themselves (one reusable work item per calling thread); under heavy load
-    /// from elsewhere, the thread pool's own queue may grow its storage. <see cref="ForwardSequence"/> always uses
-    /// one thread.
+    /// from elsewhere, the thread pool's own queue may grow its storage.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is not 1 or 2.</exception>
     public int StepThreads
@@ -217,8 +225,10 @@ public sealed class LstmCell
 
     /// <summary>
     /// Runs a whole sequence through the cell: T steps of B rows, time-major. The input projection
-    /// <c>x·Wᵢₕᵀ + b</c> of all steps is computed first, as one matrix-matrix pass over Wᵢₕ (it does not depend on h),
-    /// so each step only streams Wₕₕ.
+    /// <c>x·Wᵢₕᵀ + b</c> does not depend on h, so it is computed for many steps at once, as a matrix-matrix pass over
+    /// Wᵢₕ, and each step only streams Wₕₕ. At batch 1 (float32, AVX-512, I ≥ 64, weights up to 8 MiB) the projection
+    /// of the next 8 steps is folded into the current steps' loops instead, where the FMA units would otherwise wait
+    /// for Wₕₕ; with <see cref="StepThreads"/> = 2 it runs on a second thread, a chunk ahead.
     /// </summary>
     /// <param name="xs">Inputs <c>[T, B, I]</c>; T = <c>xs.Length / (B·I)</c>.</param>
     /// <param name="h0">Initial hidden state <c>[B, H]</c>; its length sets B.</param>
@@ -329,6 +339,12 @@ public sealed class LstmCell
         where TP : struct
         where TFormat : struct, IWeightFormat
     {
+        if (UsesPipeline(steps, batch))
+        {
+            RunPipelined<TPanel, TP, TFormat>(steps, batch, xs, h0, c0, ys, hT, cT);
+            return;
+        }
+
         if (UsesLookahead<TPanel, TP, TFormat>(steps, batch))
         {
             RunLookahead<TPanel, TP, TFormat>(steps, xs, h0, c0, ys, hT, cT);
@@ -343,34 +359,14 @@ public sealed class LstmCell
         int chunk = Math.Clamp(ProjectionBudget / Math.Max(stepProjection, 1), 1, Math.Max(steps, 1));
         Span<float> projection = Scratch(ref sequenceProjection, chunk * stepProjection);
 
-        // The recurrent step reads all of hPrev for every panel, so h ping-pongs between two buffers; c is updated
-        // in place (each unit reads only its own previous value).
-        Span<float> state = Scratch(ref sequenceState, 2 * states);
-        Span<float> hPrev = state[..states];
-        Span<float> hNext = state[states..];
-        h0.CopyTo(hPrev);
-        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(cT), ref MemoryMarshal.GetReference(c0)))
-        {
-            c0.CopyTo(cT);
-        }
+        StartState(states, h0, c0, cT, out Span<float> hPrev, out Span<float> hNext);
 
         for (int t0 = 0; t0 < steps; t0 += chunk)
         {
             int count = Math.Min(chunk, steps - t0);
             Span<float> chunkProjection = projection[..(count * stepProjection)];
             FusedStep<TPanel, TP, TFormat>.Project(packed, count * batch, xs.Slice(t0 * stepInputs, count * stepInputs), chunkProjection);
-            for (int t = 0; t < count; t++)
-            {
-                FusedStep<TPanel, TP, TFormat>.Recurrent(packed, batch, chunkProjection.Slice(t * stepProjection, stepProjection), hPrev, cT, hNext, cT);
-                if (!ys.IsEmpty)
-                {
-                    hNext.CopyTo(ys.Slice((t0 + t) * states, states));
-                }
-
-                Span<float> swap = hPrev;
-                hPrev = hNext;
-                hNext = swap;
-            }
+            RecurrentSteps<TPanel, TP, TFormat>(batch, chunkProjection, t0, count, ref hPrev, ref hNext, cT, ys);
         }
 
         hPrev.CopyTo(hT);
@@ -378,6 +374,14 @@ public sealed class LstmCell
 
     /// <summary>Whether a batch-1 sequence may fold its input projection into the recurrent steps; off only to measure the difference.</summary>
     internal bool LookaheadEnabled { get; init; } = true;
+
+    /// <summary>
+    /// Whether <see cref="ForwardSequence"/> projects the next chunk on a second thread: with <see cref="StepThreads"/> = 2,
+    /// more than one step, and B·I·H ≥ <see cref="PipelineMinWork"/>. Below that, handing each chunk over costs more
+    /// than it saves (measured at batch 1: 0.82x the speed of one thread at 32x64, 1.1–1.2x faster from 128x64 up).
+    /// </summary>
+    internal bool UsesPipeline(int steps, int batch) =>
+        stepThreads > 1 && steps > 1 && (long)batch * packed.Input * packed.Hidden >= PipelineMinWork;
 
     /// <summary>Whether <see cref="ForwardSequence"/> takes the lookahead route on the active SIMD path for this shape.</summary>
     internal bool UsesLookahead(int steps, int batch) => Kernels.ActivePath switch
@@ -403,7 +407,7 @@ public sealed class LstmCell
         where TFormat : struct, IWeightFormat =>
         batch == 1 && steps > FusedStep<TPanel, TP, TFormat>.ChunkSteps && FusedStep<TPanel, TP, TFormat>.CanLookahead
         && packed.Precision == WeightPrecision.Float32 && packed.Input >= LookaheadMinInput && packed.Bytes <= LookaheadBudget
-        && LookaheadEnabled;
+        && LookaheadEnabled && !UsesPipeline(steps, batch);
 
     /// <summary>
     /// A batch-1 sequence with each chunk's input projection computed inside the previous chunk's recurrent steps
@@ -423,14 +427,7 @@ public sealed class LstmCell
         Span<float> current = projections[..(Chunk * stride)];
         Span<float> next = projections[(Chunk * stride)..];
         Span<float> xt = Scratch(ref sequenceInputs, Chunk * input);
-        Span<float> state = Scratch(ref sequenceState, 2 * hidden);
-        Span<float> hPrev = state[..hidden];
-        Span<float> hNext = state[hidden..];
-        h0.CopyTo(hPrev);
-        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(cT), ref MemoryMarshal.GetReference(c0)))
-        {
-            c0.CopyTo(cT);
-        }
+        StartState(hidden, h0, c0, cT, out Span<float> hPrev, out Span<float> hNext);
 
         FusedStep<TPanel, TP, TFormat>.Project(packed, Chunk, xs[..(Chunk * input)], current);
         for (int t0 = 0; t0 < steps; t0 += Chunk)
@@ -463,14 +460,7 @@ public sealed class LstmCell
                     FusedStep<TPanel, TP, TFormat>.Recurrent(packed, 1, projection, hPrev, cT, hNext, cT);
                 }
 
-                if (!ys.IsEmpty)
-                {
-                    hNext.CopyTo(ys.Slice((t0 + t) * hidden, hidden));
-                }
-
-                Span<float> swap = hPrev;
-                hPrev = hNext;
-                hNext = swap;
+                Advance(t0 + t, ref hPrev, ref hNext, ys);
             }
 
             Span<float> done = current;
@@ -479,6 +469,104 @@ public sealed class LstmCell
         }
 
         hPrev.CopyTo(hT);
+    }
+
+    /// <summary>
+    /// A sequence on two threads (<see cref="StepThreads"/> = 2): while the caller runs the recurrent steps of one
+    /// chunk, a thread-pool thread projects the next chunk's inputs. Chunks double from 2 steps up to
+    /// <see cref="PipelineChunk"/>, so that only the first, short one is projected before any step can start.
+    /// </summary>
+    private unsafe void RunPipelined<TPanel, TP, TFormat>(
+        int steps, int batch, ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> ys, Span<float> hT, Span<float> cT)
+        where TPanel : struct, IPanel<TP>
+        where TP : struct
+        where TFormat : struct, IWeightFormat
+    {
+        int states = batch * packed.Hidden;
+        int stepInputs = batch * packed.Input;
+        int stepProjection = batch * packed.ProjectionFloats;
+        int chunk = Math.Clamp(ProjectionBudget / 2 / Math.Max(stepProjection, 1), 1, PipelineChunk);
+        Span<float> projections = Scratch(ref sequenceProjection, 2 * chunk * stepProjection);
+        StartState(states, h0, c0, cT, out Span<float> hPrev, out Span<float> hNext);
+
+        fixed (float* inputs = xs, buffers = projections)
+        {
+            // The worker reads xs and writes one half of the buffer while the steps read the other half.
+            float* current = buffers;
+            float* next = buffers + (chunk * stepProjection);
+            int count = Math.Min(Math.Min(2, chunk), steps);
+            FusedStep<TPanel, TP, TFormat>.Project(packed, count * batch, xs[..(count * stepInputs)], new Span<float>(current, count * stepProjection));
+            for (int t0 = 0; t0 < steps;)
+            {
+                int start = t0 + count;
+                int ahead = Math.Min(Math.Min(2 * count, chunk), steps - start);
+                ParallelProjection<TPanel, TP, TFormat>? work = ahead > 0
+                    ? ParallelProjection<TPanel, TP, TFormat>.Begin(packed, ahead * batch, inputs + ((long)start * stepInputs), next)
+                    : null;
+                try
+                {
+                    RecurrentSteps<TPanel, TP, TFormat>(batch, new ReadOnlySpan<float>(current, count * stepProjection), t0, count, ref hPrev, ref hNext, cT, ys);
+                }
+                finally
+                {
+                    // The worker reads the pinned inputs and writes the pinned buffer: never unpin before it is done.
+                    work?.End();
+                }
+
+                float* done = current;
+                current = next;
+                next = done;
+                t0 = start;
+                count = ahead;
+            }
+        }
+
+        hPrev.CopyTo(hT);
+    }
+
+    /// <summary>
+    /// Starts a sequence's state: h ping-pongs between the two halves of a per-thread buffer, because every panel of a
+    /// recurrent step reads all of hPrev; c is updated in place in <paramref name="cT"/> (each unit reads only its own
+    /// previous value), starting from <paramref name="c0"/> unless that is the same memory.
+    /// </summary>
+    private static void StartState(int states, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> cT, out Span<float> hPrev, out Span<float> hNext)
+    {
+        Span<float> state = Scratch(ref sequenceState, 2 * states);
+        hPrev = state[..states];
+        hNext = state[states..];
+        h0.CopyTo(hPrev);
+        if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(cT), ref MemoryMarshal.GetReference(c0)))
+        {
+            c0.CopyTo(cT);
+        }
+    }
+
+    /// <summary>Steps t0 … t0 + count − 1, each from its rows of <paramref name="projection"/>.</summary>
+    private void RecurrentSteps<TPanel, TP, TFormat>(
+        int batch, ReadOnlySpan<float> projection, int t0, int count, ref Span<float> hPrev, ref Span<float> hNext, Span<float> cT, Span<float> ys)
+        where TPanel : struct, IPanel<TP>
+        where TP : struct
+        where TFormat : struct, IWeightFormat
+    {
+        int stepProjection = batch * packed.ProjectionFloats;
+        for (int t = 0; t < count; t++)
+        {
+            FusedStep<TPanel, TP, TFormat>.Recurrent(packed, batch, projection.Slice(t * stepProjection, stepProjection), hPrev, cT, hNext, cT);
+            Advance(t0 + t, ref hPrev, ref hNext, ys);
+        }
+    }
+
+    /// <summary>After step <paramref name="t"/>: its h into <c>ys[t]</c> (unless ys is empty), and hNext becomes hPrev.</summary>
+    private static void Advance(int t, ref Span<float> hPrev, ref Span<float> hNext, Span<float> ys)
+    {
+        if (!ys.IsEmpty)
+        {
+            hNext.CopyTo(ys.Slice(t * hNext.Length, hNext.Length));
+        }
+
+        Span<float> swap = hPrev;
+        hPrev = hNext;
+        hNext = swap;
     }
 
     private static Span<float> StepInput(int length) => Scratch(ref stepInput, length);

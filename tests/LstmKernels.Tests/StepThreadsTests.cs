@@ -6,7 +6,10 @@ namespace LstmKernels.Tests;
 [CollectionDefinition(nameof(RunsAlone), DisableParallelization = true)]
 public sealed class RunsAlone;
 
-/// <summary>LstmCell.StepThreads = 2 (Internal/ParallelStep.cs): the same bits as one thread, no allocation, bad values.</summary>
+/// <summary>
+/// LstmCell.StepThreads = 2 (Internal/ParallelStep.cs): the same bits as one thread, no allocation, bad values; and
+/// ForwardSequence's pipelined projection (Internal/ParallelProjection.cs): within the bounds, deterministic, no allocation.
+/// </summary>
 [Collection(nameof(RunsAlone))]
 public sealed class StepThreadsTests
 {
@@ -93,6 +96,78 @@ public sealed class StepThreadsTests
         var cell = new LstmCell(LstmParameters.CreateRandom(32, 64, 2)) { StepThreads = 2 };
         float[] x = Generators.Fill(32, Dist.Unit, 1), h = new float[64], c = new float[64];
         Assert.Equal(0, Allocation.Measure(() => cell.Forward(x, h, c, h, c)));
+    }
+
+    /// <summary>
+    /// The pipelined sequence (chunks of 2, 4, 8, 16, 16, … steps projected on the second thread) against the reference
+    /// and against one thread, for every precision, with whole and partial chunks; and run twice, bitwise the same.
+    /// </summary>
+    [Theory]
+    [InlineData(WeightPrecision.Float32, 70, 130, 1, 45)]
+    [InlineData(WeightPrecision.Float32, 128, 64, 1, 3)]
+    [InlineData(WeightPrecision.Float32, 33, 100, 3, 31)]
+    [InlineData(WeightPrecision.BFloat16, 96, 96, 1, 17)]
+    [InlineData(WeightPrecision.Int8, 64, 130, 2, 9)]
+    public void TwoThreads_Sequence_MatchesReferenceAndOneThread(WeightPrecision precision, int input, int hidden, int batch, int steps)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(input, hidden, 4);
+        var two = new LstmCell(p, precision) { StepThreads = 2 };
+        Assert.True(two.UsesPipeline(steps, batch), "B·I·H is past the pipeline's threshold");
+        Assert.False(new LstmCell(p, precision).UsesPipeline(steps, batch));
+        int states = batch * hidden;
+        float[] xs = Generators.Fill(steps * batch * input, Dist.Unit, 5);
+        float[] h0 = Generators.Fill(states, Dist.Unit, 6), c0 = Generators.Fill(states, Dist.Unit, 7);
+        float[] ys = new float[steps * states], hT = new float[states], cT = new float[states];
+        two.ForwardSequence(xs, h0, c0, ys, hT, cT);
+
+        float[] again = new float[ys.Length];
+        two.ForwardSequence(xs, h0, c0, again, new float[states], new float[states]);
+        Check.BitwiseEqual(ys, again, "ys, second run");
+
+        float[] ys1 = new float[ys.Length];
+        new LstmCell(p, precision).ForwardSequence(xs, h0, c0, ys1, new float[states], new float[states]);
+        var reference = new ReferenceLstmCell(two.GetEffectiveParameters());
+        double[] h = PyTorchEquations.ToDouble(h0), c = PyTorchEquations.ToDouble(c0);
+        for (int t = 0; t < steps; t++)
+        {
+            reference.Forward(PyTorchEquations.ToDouble(xs.AsSpan(t * batch * input, batch * input)), h, c, h, c);
+            for (int k = 0; k < states; k++)
+            {
+                int at = (t * states) + k;
+                Check.Near(h[k], ys[at], Tolerances.SequenceFactor(t + 1) * Tolerances.CellH, $"ys[{t}] vs reference", k);
+                Check.Near(ys1[at], ys[at], Tolerances.SequenceFactor(t + 1) * Tolerances.FusedVsUnfused * Tolerances.CellH, $"ys[{t}] vs one thread", k);
+            }
+        }
+
+        Check.BitwiseEqual(ys.AsSpan((steps - 1) * states), hT, "hT = ys[T − 1]");
+        for (int k = 0; k < states; k++)
+        {
+            Check.Near(c[k], cT[k], Tolerances.SequenceFactor(steps) * Tolerances.CellC(c[k]), "cT vs reference", k);
+        }
+    }
+
+    [Fact]
+    public void TwoThreads_Sequence_BelowTheThreshold_IsTheOneThreadRoute()
+    {
+        LstmParameters p = LstmParameters.CreateRandom(32, 64, 4);
+        var two = new LstmCell(p) { StepThreads = 2 };
+        Assert.False(two.UsesPipeline(64, 1), "32·64 is below the threshold");
+        Assert.True(two.UsesPipeline(64, 4), "4·32·64 is not");
+        Assert.False(two.UsesPipeline(1, 4), "one step has nothing to overlap");
+        float[] xs = Generators.Fill(20 * 32, Dist.Unit, 5);
+        float[] ys1 = new float[20 * 64], ys2 = new float[20 * 64];
+        new LstmCell(p).ForwardSequence(xs, new float[64], new float[64], ys1, new float[64], new float[64]);
+        two.ForwardSequence(xs, new float[64], new float[64], ys2, new float[64], new float[64]);
+        Check.BitwiseEqual(ys1, ys2, "ys");
+    }
+
+    [Fact]
+    public void TwoThreads_Sequence_DoesNotAllocate()
+    {
+        var cell = new LstmCell(LstmParameters.CreateRandom(96, 96, 2)) { StepThreads = 2 };
+        Assert.True(cell.UsesPipeline(40, 1));
+        float[] xs = Generators.Fill(40 * 96, Dist.Unit, 1), h = new float[96], c = new float[96], ys = new float[40 * 96];
+        Assert.Equal(0, Allocation.Measure(() => cell.ForwardSequence(xs, h, c, ys, h, c)));
     }
 
     [Theory]

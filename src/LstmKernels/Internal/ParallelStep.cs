@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Runtime.Intrinsics;
 
 namespace LstmKernels.Internal;
@@ -8,16 +7,11 @@ namespace LstmKernels.Internal;
 /// thread (reused, so a step allocates nothing); the caller's spans are pinned for the duration of the call and
 /// reach the worker as pointers, and the caller waits for the worker before it returns, so they stay valid.
 /// </summary>
-[SuppressMessage(
-    "Design",
-    "CA1001:Types that own disposable fields should be disposable",
-    Justification = "One instance per thread, alive as long as the thread; the event's kernel handle, if it ever gets one, is a SafeHandle the finalizer releases.")]
-internal sealed unsafe class ParallelStep : IThreadPoolWorkItem
+internal sealed unsafe class ParallelStep : PooledWork
 {
     [ThreadStatic]
     private static ParallelStep? perThread;
 
-    private readonly ManualResetEventSlim done = new(initialState: false, spinCount: 2000);
     private PackedWeights? weights;
     private int firstPanel;
     private int endPanel;
@@ -28,13 +22,6 @@ internal sealed unsafe class ParallelStep : IThreadPoolWorkItem
     private float* hNext;
     private float* cNext;
     private int states;
-    private Exception? failure;
-
-    private ParallelStep()
-    {
-        // Create the event's kernel handle now: were it created lazily, the first step that had to block would allocate.
-        _ = done.WaitHandle;
-    }
 
     /// <summary>One step over all panels, split at <paramref name="split"/>: the caller takes [0, split), a worker the rest.</summary>
     public static void Run(PackedWeights w, int split, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
@@ -52,9 +39,7 @@ internal sealed unsafe class ParallelStep : IThreadPoolWorkItem
             work.hNext = ph;
             work.cNext = pn;
             work.states = cPrev.Length;
-            work.failure = null;
-            work.done.Reset();
-            ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
+            work.Start();
             try
             {
                 Dispatch(w, 0, split, batch, v, cPrev, hNext, cNext);
@@ -62,40 +47,24 @@ internal sealed unsafe class ParallelStep : IThreadPoolWorkItem
             finally
             {
                 // The worker reads the pinned spans: never return (and unpin) before it is done.
-                work.done.Wait();
+                work.WaitDone();
                 work.weights = null;
             }
         }
 
-        if (work.failure is Exception e)
-        {
-            throw new AggregateException("The parallel half of an LSTM step failed.", e);
-        }
+        work.ThrowIfFailed("The parallel half of an LSTM step failed.");
     }
 
-    public void Execute()
-    {
-        try
-        {
-            Dispatch(
-                weights!,
-                firstPanel,
-                endPanel,
-                batch,
-                new ReadOnlySpan<float>(v, vLength),
-                new ReadOnlySpan<float>(cPrev, states),
-                new Span<float>(hNext, states),
-                new Span<float>(cNext, states));
-        }
-        catch (Exception e)
-        {
-            failure = e;
-        }
-        finally
-        {
-            done.Set();
-        }
-    }
+    protected override void Work() =>
+        Dispatch(
+            weights!,
+            firstPanel,
+            endPanel,
+            batch,
+            new ReadOnlySpan<float>(v, vLength),
+            new ReadOnlySpan<float>(cPrev, states),
+            new Span<float>(hNext, states),
+            new Span<float>(cNext, states));
 
     /// <summary>Panels [<paramref name="first"/>, <paramref name="end"/>) of a step on this thread, on the active path and the weights' format.</summary>
     public static void Dispatch(PackedWeights w, int first, int end, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
