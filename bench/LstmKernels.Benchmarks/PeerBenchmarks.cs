@@ -55,7 +55,8 @@ public class PeerStepBenchmarks : PeerBenchmarksBase
 
 /// <summary>
 /// Batch 1, per step of a 64-step sequence: the recurrent read floor (baseline), <see cref="LstmCell.ForwardSequence"/>
-/// and ONNX Runtime over the whole sequence; times are per step (<c>OperationsPerInvoke</c>).
+/// (as shipped; with the projection as a separate pass, i.e. without the lookahead route; and on two threads) and
+/// ONNX Runtime over the whole sequence; times are per step (<c>OperationsPerInvoke</c>).
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(BenchConfig))]
@@ -66,6 +67,12 @@ public class PeerSequenceBenchmarks : PeerBenchmarksBase
 
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
     public void Fused() => Model.Sequence();
+
+    [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
+    public void FusedSeparatePass() => Model.SequenceSeparatePass();
+
+    [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
+    public void FusedTwoThreads() => Model.SequenceTwoThreads();
 
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
     public void OnnxRuntime() => Model.OrtSequence.Run();

@@ -17,6 +17,7 @@ internal sealed class PeerModel : IDisposable
         CellBFloat16 = new LstmCell(parameters, WeightPrecision.BFloat16);
         CellInt8 = new LstmCell(parameters, WeightPrecision.Int8);
         CellTwoThreads = new LstmCell(parameters) { StepThreads = 2 };
+        CellSeparatePass = new LstmCell(parameters) { LookaheadEnabled = false };
         OrtStep = new OrtPeer(parameters, Cell, batch: 1, steps: 1);
         OrtSequence = new OrtPeer(parameters, Cell, batch: 1, steps: SequenceSteps);
         StepFloor = new ReadFloor(Cell.PackedBytes);
@@ -38,6 +39,9 @@ internal sealed class PeerModel : IDisposable
     public LstmCell CellInt8 { get; }
 
     public LstmCell CellTwoThreads { get; }
+
+    /// <summary>The float32 cell with the batch-1 lookahead route off: each chunk's projection is a separate pass.</summary>
+    public LstmCell CellSeparatePass { get; }
 
     public OrtPeer OrtStep { get; }
 
@@ -69,6 +73,12 @@ internal sealed class PeerModel : IDisposable
 
     /// <summary>A whole <see cref="SequenceSteps"/>-step sequence through <see cref="LstmCell.ForwardSequence"/>, keeping only the last state.</summary>
     public void Sequence() => Cell.ForwardSequence(Xs, H, C, [], H, C);
+
+    /// <summary><see cref="Sequence"/> with the projection of each chunk as a separate pass (no lookahead).</summary>
+    public void SequenceSeparatePass() => CellSeparatePass.ForwardSequence(Xs, H, C, [], H, C);
+
+    /// <summary><see cref="Sequence"/> with <see cref="LstmCell.StepThreads"/> = 2: the next chunk projected on a second thread.</summary>
+    public void SequenceTwoThreads() => CellTwoThreads.ForwardSequence(Xs, H, C, [], H, C);
 
     /// <summary>The recurrent read floor, once per step of a sequence.</summary>
     public float SequenceFloor()

@@ -65,10 +65,11 @@ internal static class QuickReport
             $"only the recurrent half) and ONNX Runtime's LSTM ({PeerModel.SequenceSteps}-step sequence for the per-step columns; " +
             "one thread, IoBinding). ×floor = ours / floor; ORT/ours > 1 means LstmKernels is faster. ORT Δ = max |ORT − ours| in (h, c). " +
             "bf16 and int8: the same step with WeightPrecision.BFloat16 / Int8 weights, and its speed-up over our float32 step; " +
-            "2 thr: the float32 step with StepThreads = 2, and its speed-up.");
+            "2 thr: the float32 step with StepThreads = 2, and its speed-up; seq 2 thr: the sequence with StepThreads = 2 " +
+            "(the next chunk's input projection on the second thread), per step, and its ratio to the sequence floor.");
         output.WriteLine();
-        output.WriteLine("| I x H | floor | LstmKernels | ONNX Runtime | ×floor | ORT/ours | seq floor | seq LstmKernels | seq ONNX Runtime | ×floor | ORT/ours | ORT Δ | bf16 | ×fp32 | int8 | ×fp32 | 2 thr | ×fp32 |");
-        output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        output.WriteLine("| I x H | floor | LstmKernels | ONNX Runtime | ×floor | ORT/ours | seq floor | seq LstmKernels | seq ONNX Runtime | ×floor | ORT/ours | ORT Δ | bf16 | ×fp32 | int8 | ×fp32 | 2 thr | ×fp32 | seq 2 thr | ×floor |");
+        output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (CellShape shape in CellShape.Standard)
         {
             using var model = new PeerModel(shape);
@@ -83,11 +84,13 @@ internal static class QuickReport
             double bf16 = StepTimer.Median(static m => m.StepBFloat16(), model, WarmupSeconds, BudgetSeconds);
             double int8 = StepTimer.Median(static m => m.StepInt8(), model, WarmupSeconds, BudgetSeconds);
             double twoThreads = StepTimer.Median(static m => m.StepTwoThreads(), model, WarmupSeconds, BudgetSeconds);
+            double seqTwoThreads = StepTimer.Median(static m => m.SequenceTwoThreads(), model, WarmupSeconds, BudgetSeconds) / Steps;
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"| {shape} | {Time(floor)} | {Time(ours)} | {Time(ort)} | {ours / floor:0.00} | {ort / ours:0.00} | " +
                 $"{Time(seqFloor)} | {Time(seqOurs)} | {Time(seqOrt)} | {seqOurs / seqFloor:0.00} | {seqOrt / seqOurs:0.00} | {delta:0.0e+0} | " +
-                $"{Time(bf16)} | {ours / bf16:0.00} | {Time(int8)} | {ours / int8:0.00} | {Time(twoThreads)} | {ours / twoThreads:0.00} |"));
+                $"{Time(bf16)} | {ours / bf16:0.00} | {Time(int8)} | {ours / int8:0.00} | {Time(twoThreads)} | {ours / twoThreads:0.00} | " +
+                $"{Time(seqTwoThreads)} | {seqTwoThreads / seqFloor:0.00} |"));
             output.Flush();
         }
     }
