@@ -28,10 +28,13 @@ public sealed class LstmCell
     private const int ProjectionBudget = 1 << 20;
 
     /// <summary>The packed size up to which a batch-1 sequence uses the lookahead route.</summary>
-    private const long LookaheadBudget = 8L << 20;
+    private const long LookaheadBudget = 4L << 20;
 
     /// <summary>The longest chunk of steps whose projection a second thread computes ahead (<see cref="StepThreads"/> = 2).</summary>
     private const int PipelineChunk = 16;
+
+    /// <summary>The packed size from which <see cref="StepThreads"/> = 2 splits a sequence's steps by panels.</summary>
+    private const long SplitMinBytes = 2L << 20;
 
     /// <summary>The B·I·H from which <see cref="StepThreads"/> = 2 pipelines a sequence's projection.</summary>
     private const long PipelineMinWork = 8192;
@@ -89,9 +92,11 @@ public sealed class LstmCell
     /// between the calling thread and one thread-pool thread, and the call returns when both halves are done.
     /// This pays off only when a step is long enough to amortise handing work to another core (a few µs), i.e. for
     /// large hidden sizes; docs/benchmarks.md has the measurements. Results are bitwise the same as with 1 thread.
-    /// <see cref="ForwardSequence"/> with 2 (and B·I·H ≥ 8192) projects the inputs of the next chunk of steps on a
-    /// thread-pool thread while the caller runs the recurrent steps of this chunk; its results are deterministic and
-    /// within the same bounds, but not bitwise those of 1 thread (the projection is tiled by chunk).
+    /// <see cref="ForwardSequence"/> with 2 splits every step's panels the same way when the packed weights take at
+    /// least 2 MiB (bitwise the one-thread result). For smaller cells with B·I·H ≥ 8192 it instead projects the inputs
+    /// of the next chunk of steps on a thread-pool thread while the caller runs the recurrent steps of this chunk; those
+    /// results are deterministic and within the same bounds, but not bitwise those of 1 thread (the projection is
+    /// tiled by chunk).
     /// Steady-state calls allocate nothing themselves (one reusable work item per calling thread); under heavy load
     /// from elsewhere, the thread pool's own queue may grow its storage.
     /// </summary>
@@ -226,9 +231,10 @@ public sealed class LstmCell
     /// <summary>
     /// Runs a whole sequence through the cell: T steps of B rows, time-major. The input projection
     /// <c>x·Wᵢₕᵀ + b</c> does not depend on h, so it is computed for many steps at once, as a matrix-matrix pass over
-    /// Wᵢₕ, and each step only streams Wₕₕ. At batch 1 (float32, AVX-512, I ≥ 64, weights up to 8 MiB) the projection
+    /// Wᵢₕ, and each step only streams Wₕₕ. At batch 1 (float32, AVX-512, I ≥ 64, weights up to 4 MiB) the projection
     /// of the next 8 steps is folded into the current steps' loops instead, where the FMA units would otherwise wait
-    /// for Wₕₕ; with <see cref="StepThreads"/> = 2 it runs on a second thread, a chunk ahead.
+    /// for Wₕₕ. With <see cref="StepThreads"/> = 2, each step is split by panels between two threads (weights of 2 MiB
+    /// and more), or the projection runs on the second thread, a chunk ahead.
     /// </summary>
     /// <param name="xs">Inputs <c>[T, B, I]</c>; T = <c>xs.Length / (B·I)</c>.</param>
     /// <param name="h0">Initial hidden state <c>[B, H]</c>; its length sets B.</param>
@@ -339,6 +345,12 @@ public sealed class LstmCell
         where TP : struct
         where TFormat : struct, IWeightFormat
     {
+        if (UsesSplit(steps))
+        {
+            RunSplit<TPanel, TP, TFormat>(steps, batch, xs, h0, c0, ys, hT, cT);
+            return;
+        }
+
         if (UsesPipeline(steps, batch))
         {
             RunPipelined<TPanel, TP, TFormat>(steps, batch, xs, h0, c0, ys, hT, cT);
@@ -377,11 +389,21 @@ public sealed class LstmCell
 
     /// <summary>
     /// Whether <see cref="ForwardSequence"/> projects the next chunk on a second thread: with <see cref="StepThreads"/> = 2,
-    /// more than one step, and B·I·H ≥ <see cref="PipelineMinWork"/>. Below that, handing each chunk over costs more
-    /// than it saves (measured at batch 1: 0.82x the speed of one thread at 32x64, 1.1–1.2x faster from 128x64 up).
+    /// more than one step, B·I·H ≥ <see cref="PipelineMinWork"/>, and weights too small for <see cref="UsesSplit"/>.
+    /// Below that work, handing each chunk over costs more than it saves (measured at batch 1: 0.82x the speed of one
+    /// thread at 32x64, 1.1–1.2x faster at 96x96, 128x64, 128x128 and 192x192).
     /// </summary>
     internal bool UsesPipeline(int steps, int batch) =>
-        stepThreads > 1 && steps > 1 && (long)batch * packed.Input * packed.Hidden >= PipelineMinWork;
+        stepThreads > 1 && steps > 1 && (long)batch * packed.Input * packed.Hidden >= PipelineMinWork && !UsesSplit(steps);
+
+    /// <summary>
+    /// Whether <see cref="ForwardSequence"/> splits every step by panels between two threads: with
+    /// <see cref="StepThreads"/> = 2, more than one step, and packed weights of at least <see cref="SplitMinBytes"/>.
+    /// Measured at batch 1, T = 64, per step: 11.4 µs at 256x256 (pipeline 13.0, one thread 16.5), 46 µs at 512x512
+    /// (62, 82) and 196 µs at 1024x1024 (323, 360); below 2 MiB the per-step hand-over costs more (192x192: 8.5 µs
+    /// against the pipeline's 7.4).
+    /// </summary>
+    internal bool UsesSplit(int steps) => stepThreads > 1 && steps > 1 && packed.Panels > 1 && packed.Bytes >= SplitMinBytes;
 
     /// <summary>Whether <see cref="ForwardSequence"/> takes the lookahead route on the active SIMD path for this shape.</summary>
     internal bool UsesLookahead(int steps, int batch) => Kernels.ActivePath switch
@@ -397,9 +419,10 @@ public sealed class LstmCell
     /// weights, batch 1 and more than one chunk of steps. It pays when the projection is a real share of the step
     /// (I ≥ <see cref="LookaheadMinInput"/>: measured 0.88–0.91x the time of the separate pass at 64x64, 128x128,
     /// 512x128 and 384x384, but 1.02–1.05x at 32x64 and 32x128) and while all the weights stay in the cache: it
-    /// touches Wᵢₕ and Wₕₕ every step, where the separate pass reads Wₕₕ alone for a whole chunk. Past
-    /// <see cref="LookaheadBudget"/> bytes Wₕₕ falls out of the cache between steps (measured: 1.46x slower at
-    /// 640x640, 1.66x at 1024x1024).
+    /// touches Wᵢₕ and Wₕₕ every step, where the separate pass reads Wₕₕ alone for a whole chunk. Once both no longer
+    /// fit in this core's share of L3, Wₕₕ falls out between steps: 1.46x slower at 640x640 and 1.66x at 1024x1024.
+    /// At 512x512 (8 MiB) it was 0.88–0.95x in a quiet probe but 1.2x slower in two BenchmarkDotNet runs, so the
+    /// edge moves with the load on the shared L3; <see cref="LookaheadBudget"/> (4 MiB) keeps a margin below it.
     /// </summary>
     private bool UsesLookahead<TPanel, TP, TFormat>(int steps, int batch)
         where TPanel : struct, IPanel<TP>
@@ -489,6 +512,7 @@ public sealed class LstmCell
         Span<float> projections = Scratch(ref sequenceProjection, 2 * chunk * stepProjection);
         StartState(states, h0, c0, cT, out Span<float> hPrev, out Span<float> hNext);
 
+        ParallelSequence<TPanel, TP, TFormat> work = ParallelSequence<TPanel, TP, TFormat>.ForThread();
         fixed (float* inputs = xs, buffers = projections)
         {
             // The worker reads xs and writes one half of the buffer while the steps read the other half.
@@ -500,9 +524,11 @@ public sealed class LstmCell
             {
                 int start = t0 + count;
                 int ahead = Math.Min(Math.Min(2 * count, chunk), steps - start);
-                ParallelProjection<TPanel, TP, TFormat>? work = ahead > 0
-                    ? ParallelProjection<TPanel, TP, TFormat>.Begin(packed, ahead * batch, inputs + ((long)start * stepInputs), next)
-                    : null;
+                if (ahead > 0)
+                {
+                    work.BeginProject(packed, 0, packed.Panels, ahead * batch, inputs + ((long)start * stepInputs), next);
+                }
+
                 try
                 {
                     RecurrentSteps<TPanel, TP, TFormat>(batch, new ReadOnlySpan<float>(current, count * stepProjection), t0, count, ref hPrev, ref hNext, cT, ys);
@@ -510,7 +536,10 @@ public sealed class LstmCell
                 finally
                 {
                     // The worker reads the pinned inputs and writes the pinned buffer: never unpin before it is done.
-                    work?.End();
+                    if (ahead > 0)
+                    {
+                        work.End();
+                    }
                 }
 
                 float* done = current;
@@ -518,6 +547,67 @@ public sealed class LstmCell
                 next = done;
                 t0 = start;
                 count = ahead;
+            }
+        }
+
+        hPrev.CopyTo(hT);
+    }
+
+    /// <summary>
+    /// A sequence on two threads (<see cref="StepThreads"/> = 2) for large cells: every chunk's projection and every
+    /// recurrent step is split by panels, the caller taking [0, P/2) and a thread-pool thread the rest, as
+    /// <see cref="Forward"/> does. Each thread streams half the weights, so the two cores' caches and memory bandwidth
+    /// add up; the hand-over per step is small against a step of this size.
+    /// </summary>
+    private unsafe void RunSplit<TPanel, TP, TFormat>(
+        int steps, int batch, ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> ys, Span<float> hT, Span<float> cT)
+        where TPanel : struct, IPanel<TP>
+        where TP : struct
+        where TFormat : struct, IWeightFormat
+    {
+        int states = batch * packed.Hidden;
+        int stepInputs = batch * packed.Input;
+        int stepProjection = batch * packed.ProjectionFloats;
+        int chunk = Math.Clamp(ProjectionBudget / Math.Max(stepProjection, 1), 1, Math.Max(steps, 1));
+        Span<float> projection = Scratch(ref sequenceProjection, chunk * stepProjection);
+        StartState(states, h0, c0, cT, out Span<float> hPrev, out Span<float> hNext);
+        int split = packed.Panels / 2;
+        int end = packed.Panels;
+        ParallelSequence<TPanel, TP, TFormat> work = ParallelSequence<TPanel, TP, TFormat>.ForThread();
+        fixed (float* inputs = xs, buffer = projection, c = cT)
+        {
+            for (int t0 = 0; t0 < steps; t0 += chunk)
+            {
+                int count = Math.Min(chunk, steps - t0);
+                int rows = count * batch;
+                work.BeginProject(packed, split, end, rows, inputs + ((long)t0 * stepInputs), buffer);
+                try
+                {
+                    FusedStep<TPanel, TP, TFormat>.Project(packed, 0, split, rows, xs.Slice(t0 * stepInputs, rows * packed.Input), projection[..(count * stepProjection)]);
+                }
+                finally
+                {
+                    work.End();
+                }
+
+                for (int t = 0; t < count; t++)
+                {
+                    fixed (float* hp = hPrev, hn = hNext)
+                    {
+                        ReadOnlySpan<float> stepRows = projection.Slice(t * stepProjection, stepProjection);
+                        work.BeginRecurrent(packed, split, end, batch, buffer + ((long)t * stepProjection), hp, c, hn);
+                        try
+                        {
+                            FusedStep<TPanel, TP, TFormat>.Recurrent(packed, 0, split, batch, stepRows, hPrev, cT, hNext, cT);
+                        }
+                        finally
+                        {
+                            work.End();
+                        }
+                    }
+
+                    Advance(t0 + t, ref hPrev, ref hNext, ys);
+                }
             }
         }
 

@@ -8,7 +8,8 @@ public sealed class RunsAlone;
 
 /// <summary>
 /// LstmCell.StepThreads = 2 (Internal/ParallelStep.cs): the same bits as one thread, no allocation, bad values; and
-/// ForwardSequence's pipelined projection (Internal/ParallelProjection.cs): within the bounds, deterministic, no allocation.
+/// ForwardSequence on two threads (Internal/ParallelSequence.cs): split by panels (bitwise as one thread) or a pipelined
+/// projection (within the bounds, deterministic), no allocation.
 /// </summary>
 [Collection(nameof(RunsAlone))]
 public sealed class StepThreadsTests
@@ -146,6 +147,40 @@ public sealed class StepThreadsTests
         }
     }
 
+    /// <summary>
+    /// Cells of 2 MiB and more split every step (and every chunk's projection) by panels between the two threads: each
+    /// panel is computed as on one thread, so the result is bitwise the one-thread separate-pass route's.
+    /// </summary>
+    [Theory]
+    [InlineData(WeightPrecision.Float32, 256, 256, 1, 20)]
+    [InlineData(WeightPrecision.Float32, 200, 300, 3, 7)]
+    [InlineData(WeightPrecision.BFloat16, 400, 400, 1, 5)]
+    [InlineData(WeightPrecision.Int8, 700, 700, 2, 4)]
+    public void TwoThreads_LargeSequence_SplitsByPanels_BitwiseAsOneThread(WeightPrecision precision, int input, int hidden, int batch, int steps)
+    {
+        LstmParameters p = LstmParameters.CreateRandom(input, hidden, 6);
+        var two = new LstmCell(p, precision) { StepThreads = 2 };
+        Assert.True(two.UsesSplit(steps), $"{two.PackedBytes} bytes take the split route");
+        Assert.False(two.UsesPipeline(steps, batch));
+        var one = new LstmCell(p, precision) { LookaheadEnabled = false };
+        int states = batch * hidden;
+        float[] xs = Generators.Fill(steps * batch * input, Dist.Unit, 8);
+        float[] h0 = Generators.Fill(states, Dist.Unit, 9), c0 = Generators.Fill(states, Dist.Unit, 10);
+        float[] ys2 = new float[steps * states], hT2 = new float[states], cT2 = new float[states];
+        float[] ys1 = new float[steps * states], hT1 = new float[states], cT1 = new float[states];
+        two.ForwardSequence(xs, h0, c0, ys2, hT2, cT2);
+        one.ForwardSequence(xs, h0, c0, ys1, hT1, cT1);
+        Check.BitwiseEqual(ys1, ys2, "ys");
+        Check.BitwiseEqual(hT1, hT2, "hT");
+        Check.BitwiseEqual(cT1, cT2, "cT");
+
+        // In place (hT = h0, cT = c0, no ys), as a caller streaming chunks would.
+        float[] h = (float[])h0.Clone(), c = (float[])c0.Clone();
+        two.ForwardSequence(xs, h, c, [], h, c);
+        Check.BitwiseEqual(hT1, h, "in place h");
+        Check.BitwiseEqual(cT1, c, "in place c");
+    }
+
     [Fact]
     public void TwoThreads_Sequence_BelowTheThreshold_IsTheOneThreadRoute()
     {
@@ -161,12 +196,15 @@ public sealed class StepThreadsTests
         Check.BitwiseEqual(ys1, ys2, "ys");
     }
 
-    [Fact]
-    public void TwoThreads_Sequence_DoesNotAllocate()
+    [Theory]
+    [InlineData(96, false)]
+    [InlineData(256, true)]
+    public void TwoThreads_Sequence_DoesNotAllocate(int size, bool split)
     {
-        var cell = new LstmCell(LstmParameters.CreateRandom(96, 96, 2)) { StepThreads = 2 };
-        Assert.True(cell.UsesPipeline(40, 1));
-        float[] xs = Generators.Fill(40 * 96, Dist.Unit, 1), h = new float[96], c = new float[96], ys = new float[40 * 96];
+        var cell = new LstmCell(LstmParameters.CreateRandom(size, size, 2)) { StepThreads = 2 };
+        Assert.Equal(split, cell.UsesSplit(40));
+        Assert.Equal(!split, cell.UsesPipeline(40, 1));
+        float[] xs = Generators.Fill(40 * size, Dist.Unit, 1), h = new float[size], c = new float[size], ys = new float[40 * size];
         Assert.Equal(0, Allocation.Measure(() => cell.ForwardSequence(xs, h, c, ys, h, c)));
     }
 

@@ -13,7 +13,7 @@ namespace LstmKernels.Internal;
 /// under one vector a cycle, so the FMA pipes idle half the time. The input projection is the opposite: blocked over
 /// several steps, each weight vector feeds many FMAs. Run back to back the two costs add; interleaved in one loop,
 /// the projection's FMAs fill the recurrent loop's idle issue slots. The overlap is partial: measured, a step takes
-/// 0.88–0.91x the time of the separate pass (about a third of the projection's cost hidden), and only while both
+/// 0.88–0.95x the time of the separate pass (about a third of the projection's cost hidden), and only while both
 /// weight matrices stay in the cache (see LstmCell.UsesLookahead).
 /// </para>
 /// <para>
@@ -21,7 +21,7 @@ namespace LstmKernels.Internal;
 /// c + 1's projection: slot j covers gate pair j / 4 (i, f or g, o) over input rows of quarter j mod 4, for all
 /// eight steps at once (16 accumulators; each loaded weight vector feeds eight FMAs). Across the eight slots every
 /// (gate, row) is covered once, in row order from the bias, so the projection is bitwise the one
-/// <see cref="Project"/> computes with its four-row tile.
+/// <see cref="Project(PackedWeights, int, ReadOnlySpan{float}, Span{float})"/> computes with its four-row tile.
 /// </para>
 /// </remarks>
 internal static partial class FusedStep<TPanel, TP, TFormat>
@@ -33,7 +33,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     public static bool CanLookahead => TPanel.Vectors == 1 && !TFormat.Scaled && TFormat.Bytes == sizeof(float);
 
     /// <summary>
-    /// One batch-1 recurrent step (as <see cref="Recurrent"/>, from this step's <paramref name="projection"/>) that
+    /// One batch-1 recurrent step (as <see cref="Recurrent(PackedWeights, int, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>, from this step's <paramref name="projection"/>) that
     /// also computes slot <paramref name="slot"/> of the next chunk's projection into <paramref name="next"/>
     /// (<c>[8][panel][64]</c>) from that chunk's inputs <paramref name="xt"/>, transposed to <c>[I][8]</c>.
     /// </summary>

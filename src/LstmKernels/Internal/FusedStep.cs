@@ -54,14 +54,18 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     /// each), the 4·16 pre-activations <c>bias + x·Wᵢₕᵀ</c> of every panel, into <paramref name="projection"/> laid out
     /// <c>[row][panel][64]</c>. Four rows share each loaded weight vector on the one-vector path.
     /// </summary>
-    public static void Project(PackedWeights w, int rows, ReadOnlySpan<float> xs, Span<float> projection)
+    public static void Project(PackedWeights w, int rows, ReadOnlySpan<float> xs, Span<float> projection) =>
+        Project(w, 0, w.Panels, rows, xs, projection);
+
+    /// <summary><see cref="Project(PackedWeights, int, ReadOnlySpan{float}, Span{float})"/> for panels [<paramref name="firstPanel"/>, <paramref name="endPanel"/>) only.</summary>
+    public static void Project(PackedWeights w, int firstPanel, int endPanel, int rows, ReadOnlySpan<float> xs, Span<float> projection)
     {
         int input = w.Input;
         int rowStride = w.ProjectionFloats;
         Debug.Assert(xs.Length == rows * input && projection.Length == rows * rowStride);
         ref float rx = ref MemoryMarshal.GetReference(xs);
         ref float rp = ref MemoryMarshal.GetReference(projection);
-        for (int p = 0; p < w.Panels; p++)
+        for (int p = firstPanel; p < endPanel; p++)
         {
             ref float bias = ref w.Bias(p);
             ref float scale = ref Scale(w, p);
@@ -85,18 +89,27 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
 
     /// <summary>
     /// The recurrent half of a sequence step: pre-activations start from <paramref name="projection"/> (this step's
-    /// rows of <see cref="Project"/>) and add <c>hPrev·Wₕₕᵀ</c>; then the pointwise stage. <paramref name="hNext"/>
+    /// rows of <see cref="Project(PackedWeights, int, ReadOnlySpan{float}, Span{float})"/>) and add <c>hPrev·Wₕₕᵀ</c>; then the pointwise stage. <paramref name="hNext"/>
     /// must not overlap <paramref name="hPrev"/>, which every panel reads whole.
+    /// </summary>
+    public static void Recurrent(
+        PackedWeights w, int batch, ReadOnlySpan<float> projection, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext) =>
+        Recurrent(w, 0, w.Panels, batch, projection, hPrev, cPrev, hNext, cNext);
+
+    /// <summary>
+    /// <see cref="Recurrent(PackedWeights, int, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>
+    /// for panels [<paramref name="firstPanel"/>, <paramref name="endPanel"/>) only: disjoint ranges write disjoint units.
     /// </summary>
     [SkipLocalsInit]
     public static void Recurrent(
-        PackedWeights w, int batch, ReadOnlySpan<float> projection, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+        PackedWeights w, int firstPanel, int endPanel, int batch, ReadOnlySpan<float> projection, ReadOnlySpan<float> hPrev,
+        ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
     {
         Debug.Assert(projection.Length == batch * w.ProjectionFloats && hPrev.Length == batch * w.Hidden && !hNext.Overlaps(hPrev));
         Span<float> z = stackalloc float[Tile * Row];
         ref float rp = ref MemoryMarshal.GetReference(projection);
         int skip = w.Input * Row * TFormat.Bytes;
-        for (int p = 0; p < w.Panels; p++)
+        for (int p = firstPanel; p < endPanel; p++)
         {
             Step(w, p, batch, ref Unsafe.Add(ref rp, p * Row), w.ProjectionFloats, ref Unsafe.Add(ref w.Rows(p), skip), w.Hidden, hPrev, cPrev, hNext, cNext, z);
         }
