@@ -66,7 +66,8 @@ internal static class QuickReport
             "one thread, IoBinding). ×floor = ours / floor; ORT/ours > 1 means LstmKernels is faster. ORT Δ = max |ORT − ours| in (h, c). " +
             "bf16 and int8: the same step with WeightPrecision.BFloat16 / Int8 weights, and its speed-up over our float32 step; " +
             "2 thr: the float32 step with StepThreads = 2, and its speed-up; seq 2 thr: the sequence with StepThreads = 2 " +
-            "(the next chunk's input projection on the second thread), per step, and its ratio to the sequence floor.");
+            "(every step split by panels from 2 MiB of weights, else the next chunk's projection on the second thread), " +
+            "per step, and its ratio to the sequence floor.");
         output.WriteLine();
         output.WriteLine("| I x H | floor | LstmKernels | ONNX Runtime | ×floor | ORT/ours | seq floor | seq LstmKernels | seq ONNX Runtime | ×floor | ORT/ours | ORT Δ | bf16 | ×fp32 | int8 | ×fp32 | 2 thr | ×fp32 | seq 2 thr | ×floor |");
         output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
