@@ -208,6 +208,74 @@ public sealed class StepThreadsTests
         Assert.Equal(0, Allocation.Measure(() => cell.ForwardSequence(xs, h, c, ys, h, c)));
     }
 
+    /// <summary>
+    /// With every thread-pool thread blocked and the pool not allowed to add one, a two-thread step and sequence still
+    /// finish, with the one-thread results: the caller runs the half no pool thread has claimed (Internal/PooledWork.cs).
+    /// Without that, the caller would wait for a pool thread that never comes.
+    /// </summary>
+    [Fact]
+    public void TwoThreads_WithTheThreadPoolSaturated_StillFinish()
+    {
+        LstmParameters p = LstmParameters.CreateRandom(256, 256, 7);
+        var two = new LstmCell(p) { StepThreads = 2 };
+        var one = new LstmCell(p) { LookaheadEnabled = false };
+        float[] x = Generators.Fill(256, Dist.Unit, 1), xs = Generators.Fill(10 * 256, Dist.Unit, 2);
+        float[] h1 = new float[256], c1 = new float[256], h2 = new float[256], c2 = new float[256];
+        one.Forward(x, h1, c1, h1, c1);
+        one.ForwardSequence(xs, h1, c1, [], h1, c1);
+
+        ThreadPool.GetMaxThreads(out int maxWorkers, out int maxIo);
+        ThreadPool.GetMinThreads(out int minWorkers, out _);
+        using var release = new ManualResetEventSlim();
+        int started = 0, finished = 0;
+        const int Blockers = 64;
+        bool done = false;
+        try
+        {
+            Assert.True(ThreadPool.SetMaxThreads(minWorkers, maxIo), "the pool's maximum can be lowered to its minimum");
+            for (int k = 0; k < Blockers; k++)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(
+                    _ =>
+                    {
+                        Interlocked.Increment(ref started);
+                        release.Wait();
+                        Interlocked.Increment(ref finished);
+                    },
+                    null);
+            }
+
+            // Wait until the pool's threads are all taken by blockers (and the rest of them queued before our work).
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            int seen = -1;
+            while (clock.ElapsedMilliseconds < 5000 && (Volatile.Read(ref started) != seen || clock.ElapsedMilliseconds < 300))
+            {
+                seen = Volatile.Read(ref started);
+                Thread.Sleep(100);
+            }
+
+            Assert.True(Volatile.Read(ref started) < Blockers, "the pool is saturated: some blockers are still queued");
+            var caller = new Thread(() =>
+            {
+                two.Forward(x, h2, c2, h2, c2);
+                two.ForwardSequence(xs, h2, c2, [], h2, c2);
+                done = true;
+            });
+            caller.Start();
+            Assert.True(caller.Join(TimeSpan.FromSeconds(15)), "a two-thread step and sequence finish while the pool is saturated");
+        }
+        finally
+        {
+            release.Set();
+            ThreadPool.SetMaxThreads(maxWorkers, maxIo);
+            SpinWait.SpinUntil(() => Volatile.Read(ref finished) == Blockers, TimeSpan.FromSeconds(30));
+        }
+
+        Assert.True(done);
+        Check.BitwiseEqual(h1, h2, "h");
+        Check.BitwiseEqual(c1, c2, "c");
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(3)]

@@ -7,14 +7,27 @@ namespace LstmKernels.Internal;
 /// reused, so handing it over allocates nothing. The caller must not return (and unpin what the work reads) before
 /// <see cref="WaitDone"/>.
 /// </summary>
+/// <remarks>
+/// Whoever claims the work first runs it: the pool thread when it gets to the item, or the caller in
+/// <see cref="WaitDone"/> if no pool thread has started it by then (the pool is busy, saturated, or slow to wake).
+/// So a caller never waits for a pool thread that is not coming, and the worst case is the caller doing all the
+/// work itself. A queue entry that finds the work claimed returns at once; a late entry from an earlier call may run
+/// a later call's work, which is equally correct, because the fields are written before the work is published. While
+/// an entry is still queued, no second one is added.
+/// </remarks>
 [SuppressMessage(
     "Design",
     "CA1001:Types that own disposable fields should be disposable",
     Justification = "One instance per thread, alive as long as the thread; the event's kernel handle, if it ever gets one, is a SafeHandle the finalizer releases.")]
 internal abstract class PooledWork : IThreadPoolWorkItem
 {
+    private const int Claimed = 0;
+    private const int Published = 1;
+
     private readonly ManualResetEventSlim done = new(initialState: false, spinCount: 2000);
     private Exception? failure;
+    private int state = Claimed;
+    private int queued;
 
     protected PooledWork()
     {
@@ -24,6 +37,13 @@ internal abstract class PooledWork : IThreadPoolWorkItem
 
     public void Execute()
     {
+        // Cleared before the claim: work published after this point gets a queue entry of its own.
+        Volatile.Write(ref queued, 0);
+        if (Interlocked.CompareExchange(ref state, Claimed, Published) != Published)
+        {
+            return; // the caller ran it already, or nothing is published
+        }
+
         try
         {
             Work();
@@ -38,16 +58,40 @@ internal abstract class PooledWork : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Queues the work; the fields it reads must be set before.</summary>
+    /// <summary>
+    /// Publishes the work, and queues this item unless an earlier entry of it is still waiting in the pool's queue
+    /// (that one will take the new work): the queue never holds this item twice, so it does not grow.
+    /// </summary>
     protected void Start()
     {
         failure = null;
         done.Reset();
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        Volatile.Write(ref state, Published);
+        if (Interlocked.Exchange(ref queued, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
     }
 
-    /// <summary>Blocks until the work has run.</summary>
-    protected void WaitDone() => done.Wait();
+    /// <summary>Runs the work here if no pool thread has started it yet; otherwise blocks until it has run.</summary>
+    protected void WaitDone()
+    {
+        if (Interlocked.CompareExchange(ref state, Claimed, Published) == Published)
+        {
+            try
+            {
+                Work();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+
+            return;
+        }
+
+        done.Wait();
+    }
 
     /// <summary>After <see cref="WaitDone"/>: rethrows what the work threw, wrapped, with <paramref name="what"/> as the message.</summary>
     protected void ThrowIfFailed(string what)
