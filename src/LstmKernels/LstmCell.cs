@@ -544,6 +544,8 @@ public sealed class LstmCell
                     }
                 }
 
+                work.ThrowIfFailed();
+
                 float* done = current;
                 current = next;
                 next = done;
@@ -592,6 +594,7 @@ public sealed class LstmCell
                     work.End();
                 }
 
+                work.ThrowIfFailed();
                 for (int t = 0; t < count; t++)
                 {
                     fixed (float* hp = hPrev, hn = hNext)
@@ -607,6 +610,8 @@ public sealed class LstmCell
                             work.End();
                         }
                     }
+
+                    work.ThrowIfFailed();
 
                     Advance(t0 + t, ref hPrev, ref hNext, ys);
                 }

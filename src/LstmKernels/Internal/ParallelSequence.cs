@@ -5,8 +5,8 @@ namespace LstmKernels.Internal;
 /// steps (<see cref="FusedStep{TPanel, TP, TFormat}.Project(PackedWeights, int, int, int, ReadOnlySpan{float}, Span{float})"/>),
 /// or one recurrent step (<see cref="FusedStep{TPanel, TP, TFormat}.Recurrent(PackedWeights, int, int, int, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>),
 /// each over a range of panels. One instance per calling thread and instantiation, reused, so handing work over
-/// allocates nothing. The caller pins everything the work reads or writes, and calls <see cref="End"/> before it
-/// unpins.
+/// allocates nothing. The caller pins everything the work reads or writes, calls <see cref="End"/> before it
+/// unpins (in a <c>finally</c>), and <see cref="ThrowIfFailed()"/> after its own part.
 /// </summary>
 internal sealed unsafe class ParallelSequence<TPanel, TP, TFormat> : PooledWork
     where TPanel : struct, IPanel<TP>
@@ -50,13 +50,15 @@ internal sealed unsafe class ParallelSequence<TPanel, TP, TFormat> : PooledWork
         Start();
     }
 
-    /// <summary>Waits for the work; rethrows, wrapped, what it threw.</summary>
+    /// <summary>Runs the work here if no pool thread has started it, else waits for it; call in a <c>finally</c>.</summary>
     public void End()
     {
         WaitDone();
         weights = null;
-        ThrowIfFailed("The parallel part of an LSTM sequence failed.");
     }
+
+    /// <summary>After <see cref="End"/>: rethrows, wrapped, what the work threw.</summary>
+    public void ThrowIfFailed() => ThrowIfFailed("The parallel part of an LSTM sequence failed.");
 
     protected override void Work()
     {

@@ -29,12 +29,6 @@ internal abstract class PooledWork : IThreadPoolWorkItem
     private int state = Claimed;
     private int queued;
 
-    protected PooledWork()
-    {
-        // Create the event's kernel handle now: were it created lazily, the first wait that had to block would allocate.
-        _ = done.WaitHandle;
-    }
-
     public void Execute()
     {
         // Cleared before the claim: work published after this point gets a queue entry of its own.
@@ -69,7 +63,22 @@ internal abstract class PooledWork : IThreadPoolWorkItem
         Volatile.Write(ref state, Published);
         if (Interlocked.Exchange(ref queued, 1) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            try
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
+            catch
+            {
+                // Not queued (out of memory, say): take the work back, or let a late entry of an earlier call that
+                // already took it finish, before the caller's pinned memory can go away; the next call queues again.
+                Volatile.Write(ref queued, 0);
+                if (Interlocked.CompareExchange(ref state, Claimed, Published) != Published)
+                {
+                    WaitUninterrupted();
+                }
+
+                throw;
+            }
         }
     }
 
@@ -90,7 +99,34 @@ internal abstract class PooledWork : IThreadPoolWorkItem
             return;
         }
 
-        done.Wait();
+        WaitUninterrupted();
+    }
+
+    /// <summary>
+    /// Waits for the pool thread that claimed the work. <see cref="Thread.Interrupt"/> cannot end this wait early: the
+    /// worker is using the caller's pinned memory, so the caller must not unwind before it is done. An interrupt that
+    /// arrives meanwhile is raised again afterwards.
+    /// </summary>
+    private void WaitUninterrupted()
+    {
+        bool interrupted = false;
+        while (true)
+        {
+            try
+            {
+                done.Wait();
+                break;
+            }
+            catch (ThreadInterruptedException)
+            {
+                interrupted = true;
+            }
+        }
+
+        if (interrupted)
+        {
+            Thread.CurrentThread.Interrupt();
+        }
     }
 
     /// <summary>After <see cref="WaitDone"/>: rethrows what the work threw, wrapped, with <paramref name="what"/> as the message.</summary>
