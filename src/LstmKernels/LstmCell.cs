@@ -90,8 +90,9 @@ public sealed class LstmCell
     /// <summary>
     /// Threads one <see cref="Forward"/> call may use: 1 (the default) or 2. With 2, the panels of a step are split
     /// between the calling thread and one thread-pool thread, and the call returns when both halves are done.
-    /// This pays off only when a step is long enough to amortise handing work to another core (a few µs), i.e. for
-    /// large hidden sizes; docs/benchmarks.md has the measurements. Results are bitwise the same as with 1 thread.
+    /// This pays off only when a step is long enough to amortise handing work to another core (a few µs), so steps
+    /// that stream less than 512 KiB of weights (B × <see cref="PackedBytes"/>) stay on the calling thread;
+    /// docs/benchmarks.md has the measurements. Results are bitwise the same as with 1 thread.
     /// <see cref="ForwardSequence"/> with 2 splits every step's panels the same way when the packed weights take at
     /// least 2 MiB (bitwise the one-thread result). For smaller cells with B·I·H ≥ 8192 it instead projects the inputs
     /// of the next chunk of steps on a thread-pool thread while the caller runs the recurrent steps of this chunk; those
@@ -215,7 +216,7 @@ public sealed class LstmCell
         // in double first (cNext may overwrite cPrev) and written over the fast path's results. NaN does not count.
         float safe = packed.SafeInput;
         bool guarded = (OverflowGuard.MaxMagnitude(x) > safe || OverflowGuard.MaxMagnitude(hPrev) > safe) && OverflowGuard.Prepare(packed, batch, v, cPrev);
-        if (stepThreads > 1 && packed.Panels > 1)
+        if (UsesParallelStep(batch))
         {
             ParallelStep.Run(packed, packed.Panels / 2, batch, v, cPrev, hNext, cNext);
         }
@@ -385,6 +386,19 @@ public sealed class LstmCell
 
         hPrev.CopyTo(hT);
     }
+
+    /// <summary>
+    /// The B × packed bytes from which <see cref="StepThreads"/> = 2 splits a <see cref="Forward"/> step; smaller steps
+    /// run on the caller alone. Settable (tests set 0) only to exercise the split on small cells.
+    /// </summary>
+    internal long ParallelStepMinBytes { get; init; } = 512 << 10;
+
+    /// <summary>
+    /// Whether <see cref="Forward"/> splits a step of <paramref name="batch"/> rows between two threads. Below
+    /// <see cref="ParallelStepMinBytes"/> of weights streamed per call the hand-over costs more than it saves
+    /// (BenchmarkDotNet at batch 1: 1.45x slower at 32x64 with 96 KiB, 1.04–1.14x faster at 128x128 with 512 KiB).
+    /// </summary>
+    internal bool UsesParallelStep(int batch) => stepThreads > 1 && packed.Panels > 1 && (long)batch * packed.Bytes >= ParallelStepMinBytes;
 
     /// <summary>Whether a batch-1 sequence may fold its input projection into the recurrent steps; off only to measure the difference.</summary>
     internal bool LookaheadEnabled { get; init; } = true;

@@ -23,7 +23,8 @@ public sealed class StepThreadsTests
     {
         LstmParameters p = LstmParameters.CreateRandom(input, hidden, 3);
         var one = new LstmCell(p, precision);
-        var two = new LstmCell(p, precision) { StepThreads = 2 };
+        var two = new LstmCell(p, precision) { StepThreads = 2, ParallelStepMinBytes = 0 };
+        Assert.True(two.UsesParallelStep(batch));
         float[] h1 = Generators.Fill(batch * hidden, Dist.Unit, 1), c1 = Generators.Fill(batch * hidden, Dist.Unit, 2);
         float[] h2 = (float[])h1.Clone(), c2 = (float[])c1.Clone();
         for (int t = 0; t < 10; t++)
@@ -53,7 +54,8 @@ public sealed class StepThreadsTests
     public void TwoThreads_FromSeveralCallers_StayBitwiseEqual()
     {
         const int Callers = 4, Hidden = 96, Input = 20;
-        var cell = new LstmCell(LstmParameters.CreateRandom(Input, Hidden, 5)) { StepThreads = 2 };
+        var cell = new LstmCell(LstmParameters.CreateRandom(Input, Hidden, 5)) { StepThreads = 2, ParallelStepMinBytes = 0 };
+        Assert.True(cell.UsesParallelStep(1));
         var alone = new LstmCell(LstmParameters.CreateRandom(Input, Hidden, 5));
         float[][] expected = new float[Callers][], got = new float[Callers][];
         var threads = new Thread[Callers];
@@ -94,9 +96,22 @@ public sealed class StepThreadsTests
     [Fact]
     public void TwoThreads_DoNotAllocate()
     {
-        var cell = new LstmCell(LstmParameters.CreateRandom(32, 64, 2)) { StepThreads = 2 };
+        var cell = new LstmCell(LstmParameters.CreateRandom(32, 64, 2)) { StepThreads = 2, ParallelStepMinBytes = 0 };
+        Assert.True(cell.UsesParallelStep(1));
         float[] x = Generators.Fill(32, Dist.Unit, 1), h = new float[64], c = new float[64];
         Assert.Equal(0, Allocation.Measure(() => cell.Forward(x, h, c, h, c)));
+    }
+
+    /// <summary>Steps that stream less than 512 KiB of weights stay on the caller, where the hand-over would cost more.</summary>
+    [Fact]
+    public void TwoThreads_SmallSteps_StayOnTheCaller()
+    {
+        var small = new LstmCell(LstmParameters.CreateRandom(32, 64, 2)) { StepThreads = 2 };
+        Assert.False(small.UsesParallelStep(1), "96 KiB at batch 1");
+        Assert.True(small.UsesParallelStep(8), "8 × 96 KiB");
+        Assert.True(new LstmCell(LstmParameters.CreateRandom(128, 128, 2)) { StepThreads = 2 }.UsesParallelStep(1), "512 KiB at batch 1");
+        Assert.False(new LstmCell(LstmParameters.CreateRandom(128, 128, 2)).UsesParallelStep(16), "StepThreads = 1");
+        Assert.False(new LstmCell(LstmParameters.CreateRandom(512, 8, 2)) { StepThreads = 2 }.UsesParallelStep(64), "one panel");
     }
 
     /// <summary>
