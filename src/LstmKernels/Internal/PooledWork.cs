@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 
 namespace LstmKernels.Internal;
@@ -9,7 +10,8 @@ namespace LstmKernels.Internal;
 /// </summary>
 /// <remarks>
 /// Whoever claims the work first runs it: the pool thread when it gets to the item, or the caller in
-/// <see cref="WaitDone"/> if no pool thread has started it by then (the pool is busy, saturated, or slow to wake).
+/// <see cref="WaitDone"/> if no pool thread has started it within <see cref="Patience"/> of the caller finishing its
+/// own part (the pool is busy or saturated).
 /// So a caller never waits for a pool thread that is not coming, and the worst case is the caller doing all the
 /// work itself. A queue entry that finds the work claimed returns at once; a late entry from an earlier call may run
 /// a later call's work, which is equally correct, because the fields are written before the work is published. While
@@ -23,6 +25,9 @@ internal abstract class PooledWork : IThreadPoolWorkItem
 {
     private const int Claimed = 0;
     private const int Published = 1;
+
+    /// <summary>How long a caller waits for a pool thread to start the work before it runs the work itself: 200 µs.</summary>
+    private static readonly long Patience = Stopwatch.Frequency / 5000;
 
     private readonly ManualResetEventSlim done = new(initialState: false, spinCount: 2000);
     private Exception? failure;
@@ -82,9 +87,24 @@ internal abstract class PooledWork : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Runs the work here if no pool thread has started it yet; otherwise blocks until it has run.</summary>
+    /// <summary>
+    /// Waits up to <see cref="Patience"/> for a pool thread to start the work, then runs it here if none has;
+    /// otherwise blocks until it has run.
+    /// </summary>
     protected void WaitDone()
     {
+        // Give a pool thread that is waking up time to arrive: taking its work at once would leave it idle, and a
+        // pool thread that keeps finding nothing goes to sleep, so every later hand-over would find it asleep too.
+        if (Volatile.Read(ref state) == Published)
+        {
+            long deadline = Stopwatch.GetTimestamp() + Patience;
+            var spinner = default(SpinWait);
+            while (Volatile.Read(ref state) == Published && Stopwatch.GetTimestamp() < deadline)
+            {
+                spinner.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+
         if (Interlocked.CompareExchange(ref state, Claimed, Published) == Published)
         {
             try
