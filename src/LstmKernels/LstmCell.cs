@@ -99,9 +99,9 @@ public sealed class LstmCell
     /// results are deterministic and within the same bounds, but not bitwise those of 1 thread (the projection is
     /// tiled by chunk).
     /// Steady-state calls allocate nothing themselves (one reusable work item per calling thread); under heavy load
-    /// from elsewhere, the thread pool's own queue may grow its storage. A call never waits for a pool thread that
-    /// has not started its half: the caller then runs that half itself, so a busy or saturated pool makes a call as
-    /// slow as one thread, never blocked.
+    /// from elsewhere, the thread pool's own queue may grow its storage. A call never waits long for a pool thread
+    /// that has not started its half: after 200 µs the caller runs that half itself, so a busy or saturated pool
+    /// makes a call as slow as one thread (plus that wait), never blocked.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is not 1 or 2.</exception>
     public int StepThreads
