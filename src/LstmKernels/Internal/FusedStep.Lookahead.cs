@@ -103,15 +103,14 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         TP l6 = TPanel.Load(ref s6), u6 = TPanel.Load(ref Unsafe.Add(ref s6, W));
         TP l7 = TPanel.Load(ref s7), u7 = TPanel.Load(ref Unsafe.Add(ref s7, W));
 
-        // Spread the recurrent rows evenly between the projection rows; the rest (fewer than `inputs`, or all of
-        // them when this slot has no input rows) run after. Rows are walked by moving references, so that every
-        // load and broadcast addresses memory directly.
+        // Spread the recurrent rows evenly between the projection rows: `per` before each of them, and the rest
+        // (fewer than `inputs`, or all of them when this slot has no input rows) in a last pass without one. Rows are
+        // walked by moving references, so that every load and broadcast addresses memory directly.
         int per = inputs == 0 ? 0 : hidden / inputs;
-        int pairs = per / 2;
-        int odd = per & 1;
-        for (int r = 0; r < inputs; r++)
+        for (int r = 0; ; r++)
         {
-            for (int q = 0; q < pairs; q++)
+            int count = r < inputs ? per : hidden - (per * inputs);
+            for (int q = count >> 1; q > 0; q--)
             {
                 TP s = TPanel.Broadcast(h);
                 ai = TPanel.MultiplyAdd(s, TPanel.Load(ref hh), ai);
@@ -127,7 +126,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
                 hh = ref Unsafe.Add(ref hh, 2 * Row);
             }
 
-            if (odd != 0)
+            if ((count & 1) != 0)
             {
                 TP s = TPanel.Broadcast(h);
                 ai = TPanel.MultiplyAdd(s, TPanel.Load(ref hh), ai);
@@ -136,6 +135,11 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
                 ao = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, 3 * W)), ao);
                 h = ref Unsafe.Add(ref h, 1);
                 hh = ref Unsafe.Add(ref hh, Row);
+            }
+
+            if (r == inputs)
+            {
+                break;
             }
 
             TP lo = TPanel.Load(ref ih);
@@ -166,32 +170,6 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             u7 = TPanel.MultiplyAdd(b, hi, u7);
             ih = ref Unsafe.Add(ref ih, Row);
             xt = ref Unsafe.Add(ref xt, ChunkSteps);
-        }
-
-        int rest = hidden - (per * inputs);
-        for (; rest >= 2; rest -= 2)
-        {
-            TP s = TPanel.Broadcast(h);
-            ai = TPanel.MultiplyAdd(s, TPanel.Load(ref hh), ai);
-            af = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, W)), af);
-            ag = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, 2 * W)), ag);
-            ao = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, 3 * W)), ao);
-            s = TPanel.Broadcast(Unsafe.Add(ref h, 1));
-            bi = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, Row)), bi);
-            bf = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, Row + W)), bf);
-            bg = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, Row + (2 * W))), bg);
-            bo = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, Row + (3 * W))), bo);
-            h = ref Unsafe.Add(ref h, 2);
-            hh = ref Unsafe.Add(ref hh, 2 * Row);
-        }
-
-        if (rest != 0)
-        {
-            TP s = TPanel.Broadcast(h);
-            ai = TPanel.MultiplyAdd(s, TPanel.Load(ref hh), ai);
-            af = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, W)), af);
-            ag = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, 2 * W)), ag);
-            ao = TPanel.MultiplyAdd(s, TPanel.Load(ref Unsafe.Add(ref hh, 3 * W)), ao);
         }
 
         TPanel.Store(l0, ref next);
