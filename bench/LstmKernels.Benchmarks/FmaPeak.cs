@@ -13,7 +13,7 @@ namespace LstmKernels.Benchmarks;
 internal static class FmaPeak
 {
     /// <summary>Independent FMA chains in <see cref="Chain"/>: more than FMA latency × FMA ports on current x64 cores, so throughput-bound.</summary>
-    private const int Chains = 10;
+    public const int Chains = 10;
 
     private const long Iterations = 100_000;
 
@@ -45,10 +45,11 @@ internal static class FmaPeak
         return Iterations * Chains * 2.0 * TOps.Count / seconds / 1e9;
     }
 
+    /// <summary><paramref name="iterations"/> × <see cref="Chains"/> independent vector FMAs on registers only.</summary>
     // No calls inside or after the loop: values live across a call are spilled at every definition by the JIT,
     // which would measure stores instead of FMAs.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Chain<TOps, TVec>(long iterations)
+    public static float Chain<TOps, TVec>(long iterations)
         where TOps : struct, ISimd<TVec>
         where TVec : struct
     {

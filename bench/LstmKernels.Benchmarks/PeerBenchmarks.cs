@@ -26,7 +26,8 @@ public abstract class PeerBenchmarksBase : IDisposable
 }
 
 /// <summary>
-/// Batch 1, one step: the read floor (baseline: the Ratio column reads "× the floor"), the fused cell (float32,
+/// Batch 1, one step: the read floor (baseline: the Ratio column reads "× the floor"), the compute floor (the step's
+/// FMAs on registers only), the fused cell (float32,
 /// bfloat16, int8, and float32 on two threads) and ONNX Runtime's LSTM operator on the same weights, side by side
 /// in one run.
 /// </summary>
@@ -36,6 +37,9 @@ public class PeerStepBenchmarks : PeerBenchmarksBase
 {
     [Benchmark(Baseline = true)]
     public float Floor() => Model.StepFloor.Run();
+
+    [Benchmark]
+    public float FmaFloor() => Model.StepFma.Run();
 
     [Benchmark]
     public void Fused() => Model.Step();
@@ -54,7 +58,8 @@ public class PeerStepBenchmarks : PeerBenchmarksBase
 }
 
 /// <summary>
-/// Batch 1, per step of a 64-step sequence: the recurrent read floor (baseline), <see cref="LstmCell.ForwardSequence"/>
+/// Batch 1, per step of a 64-step sequence: the recurrent read floor (baseline), the compute floor (the step's FMAs,
+/// the same as a single step's), <see cref="LstmCell.ForwardSequence"/>
 /// (as shipped; with the projection as a separate pass, i.e. without the lookahead route; and on two threads) and
 /// ONNX Runtime over the whole sequence; times are per step (<c>OperationsPerInvoke</c>).
 /// </summary>
@@ -64,6 +69,9 @@ public class PeerSequenceBenchmarks : PeerBenchmarksBase
 {
     [Benchmark(Baseline = true, OperationsPerInvoke = PeerModel.SequenceSteps)]
     public float Floor() => Model.SequenceFloor();
+
+    [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
+    public float FmaFloor() => Model.SequenceFma();
 
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
     public void Fused() => Model.Sequence();

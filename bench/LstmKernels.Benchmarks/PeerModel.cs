@@ -24,6 +24,7 @@ internal sealed class PeerModel : IDisposable
 
         // The recurrent rows of the packed panels: H of the 1 + I + H rows of each panel.
         StepFloorRecurrent = new ReadFloor(Cell.PackedBytes / (1 + shape.Input + shape.Hidden) * shape.Hidden);
+        StepFma = new FmaFloor(shape.Input, shape.Hidden);
         X = Data.Uniform(shape.Input, 1f, seed: 2);
         H = new float[shape.Hidden];
         C = new float[shape.Hidden];
@@ -50,6 +51,9 @@ internal sealed class PeerModel : IDisposable
     public ReadFloor StepFloor { get; }
 
     public ReadFloor StepFloorRecurrent { get; }
+
+    /// <summary>The FMAs of one step (single or sequence) on registers only: the compute floor.</summary>
+    public FmaFloor StepFma { get; }
 
     private float[] X { get; }
 
@@ -87,6 +91,18 @@ internal sealed class PeerModel : IDisposable
         for (int t = 0; t < SequenceSteps; t++)
         {
             sum += StepFloorRecurrent.Run();
+        }
+
+        return sum;
+    }
+
+    /// <summary>The compute floor, once per step of a sequence.</summary>
+    public float SequenceFma()
+    {
+        float sum = 0;
+        for (int t = 0; t < SequenceSteps; t++)
+        {
+            sum += StepFma.Run();
         }
 
         return sum;
