@@ -180,6 +180,9 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             ao = TPanel.Load(ref Unsafe.Add(ref init, 3 * W));
         }
 
+        // Rows are walked by moving references, not by index: each load then addresses memory directly and folds into
+        // its FMA, and the loop carries no index arithmetic.
+        int stride = Row * TFormat.Bytes;
         int j = 0;
         if (TPanel.Vectors == 1)
         {
@@ -188,18 +191,37 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             TP bi = TPanel.Broadcast(0f), bf = bi, bg = bi, bo = bi;
             for (; j <= k - 2; j += 2)
             {
-                TP s0 = TPanel.Broadcast(Unsafe.Add(ref v, j));
-                TP s1 = TPanel.Broadcast(Unsafe.Add(ref v, j + 1));
-                TFormat.LoadRow<TPanel, TP>(ref rows, j * Row, out TP wi, out TP wf, out TP wg, out TP wo);
-                ai = TPanel.MultiplyAdd(s0, wi, ai);
-                af = TPanel.MultiplyAdd(s0, wf, af);
-                ag = TPanel.MultiplyAdd(s0, wg, ag);
-                ao = TPanel.MultiplyAdd(s0, wo, ao);
-                TFormat.LoadRow<TPanel, TP>(ref rows, (j + 1) * Row, out wi, out wf, out wg, out wo);
-                bi = TPanel.MultiplyAdd(s1, wi, bi);
-                bf = TPanel.MultiplyAdd(s1, wf, bf);
-                bg = TPanel.MultiplyAdd(s1, wg, bg);
-                bo = TPanel.MultiplyAdd(s1, wo, bo);
+                TP s0 = TPanel.Broadcast(v);
+                TP s1 = TPanel.Broadcast(Unsafe.Add(ref v, 1));
+                if (TFormat.Bytes == sizeof(float))
+                {
+                    // float32 rows go straight into the FMAs: each load folds into its FMA as a memory operand.
+                    ref float r = ref Unsafe.As<byte, float>(ref rows);
+                    ai = TPanel.MultiplyAdd(s0, TPanel.Load(ref r), ai);
+                    af = TPanel.MultiplyAdd(s0, TPanel.Load(ref Unsafe.Add(ref r, W)), af);
+                    ag = TPanel.MultiplyAdd(s0, TPanel.Load(ref Unsafe.Add(ref r, 2 * W)), ag);
+                    ao = TPanel.MultiplyAdd(s0, TPanel.Load(ref Unsafe.Add(ref r, 3 * W)), ao);
+                    bi = TPanel.MultiplyAdd(s1, TPanel.Load(ref Unsafe.Add(ref r, Row)), bi);
+                    bf = TPanel.MultiplyAdd(s1, TPanel.Load(ref Unsafe.Add(ref r, Row + W)), bf);
+                    bg = TPanel.MultiplyAdd(s1, TPanel.Load(ref Unsafe.Add(ref r, Row + (2 * W))), bg);
+                    bo = TPanel.MultiplyAdd(s1, TPanel.Load(ref Unsafe.Add(ref r, Row + (3 * W))), bo);
+                }
+                else
+                {
+                    TFormat.LoadRow<TPanel, TP>(ref rows, 0, out TP wi, out TP wf, out TP wg, out TP wo);
+                    ai = TPanel.MultiplyAdd(s0, wi, ai);
+                    af = TPanel.MultiplyAdd(s0, wf, af);
+                    ag = TPanel.MultiplyAdd(s0, wg, ag);
+                    ao = TPanel.MultiplyAdd(s0, wo, ao);
+                    TFormat.LoadRow<TPanel, TP>(ref rows, Row, out wi, out wf, out wg, out wo);
+                    bi = TPanel.MultiplyAdd(s1, wi, bi);
+                    bf = TPanel.MultiplyAdd(s1, wf, bf);
+                    bg = TPanel.MultiplyAdd(s1, wg, bg);
+                    bo = TPanel.MultiplyAdd(s1, wo, bo);
+                }
+
+                v = ref Unsafe.Add(ref v, 2);
+                rows = ref Unsafe.Add(ref rows, 2 * stride);
             }
 
             ai = TPanel.Add(ai, bi);
@@ -210,12 +232,14 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
 
         for (; j < k; j++)
         {
-            TP s = TPanel.Broadcast(Unsafe.Add(ref v, j));
-            TFormat.LoadRow<TPanel, TP>(ref rows, j * Row, out TP wi, out TP wf, out TP wg, out TP wo);
+            TP s = TPanel.Broadcast(v);
+            TFormat.LoadRow<TPanel, TP>(ref rows, 0, out TP wi, out TP wf, out TP wg, out TP wo);
             ai = TPanel.MultiplyAdd(s, wi, ai);
             af = TPanel.MultiplyAdd(s, wf, af);
             ag = TPanel.MultiplyAdd(s, wg, ag);
             ao = TPanel.MultiplyAdd(s, wo, ao);
+            v = ref Unsafe.Add(ref v, 1);
+            rows = ref Unsafe.Add(ref rows, stride);
         }
 
         Store4(ai, af, ag, ao, ref init, ref scale, ref z);
