@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace LstmKernels.Internal;
 
@@ -79,6 +80,13 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
                     Accumulate4(ref bias, 0, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
                 }
             }
+            else if (TPanel.Vectors == 2)
+            {
+                for (; r <= rows - Tile; r += Tile)
+                {
+                    Accumulate4Gates256(ref bias, 0, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
+                }
+            }
 
             for (; r < rows; r++)
             {
@@ -143,6 +151,18 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             for (; b <= batch - Tile; b += Tile)
             {
                 Accumulate4(ref Unsafe.Add(ref init, b * initStride), initStride, ref scale, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
+                for (int r = 0; r < Tile; r++)
+                {
+                    int at = (b + r) * hidden;
+                    Finish(ref Unsafe.Add(ref rz, r * Row), unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
+                }
+            }
+        }
+        else if (TPanel.Vectors == 2)
+        {
+            for (; b <= batch - Tile; b += Tile)
+            {
+                Accumulate4Gates256(ref Unsafe.Add(ref init, b * initStride), initStride, ref scale, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
                 for (int r = 0; r < Tile; r++)
                 {
                     int at = (b + r) * hidden;
@@ -312,6 +332,98 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         Store4(i1, f1, g1, o1, ref init1, ref scale, ref Unsafe.Add(ref z, zStride));
         Store4(i2, f2, g2, o2, ref init2, ref scale, ref Unsafe.Add(ref z, 2 * zStride));
         Store4(i3, f3, g3, o3, ref init3, ref scale, ref Unsafe.Add(ref z, 3 * zStride));
+    }
+
+    /// <summary>
+    /// <see cref="Accumulate4"/> for the Vector256 path, where a panel is two vectors and 16 accumulators would be all
+    /// of AVX2's 16 registers: the four batch rows go through the panel once per gate, 8 accumulators each time (four
+    /// rows × the gate's two halves), so that each loaded weight vector still feeds four FMAs. Each pass reads one
+    /// 64-byte line per float32 row; sums are taken in the same order as <see cref="Accumulate1"/>'s on this path.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Accumulate4Gates256(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride)
+    {
+        for (int gate = 0; gate < 4; gate++)
+        {
+            AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, gate);
+        }
+    }
+
+    /// <summary>One gate of <see cref="Accumulate4Gates256"/>: <c>z[r][gate] = init[r][gate] + scale ⊙ Σⱼ v[r][j]·rows[j][gate]</c> for four rows r.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateGate256(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride, int gate)
+    {
+        const int Half = 8;
+        int lane = gate * W;
+        ref float init0 = ref Unsafe.Add(ref init, lane);
+        ref float init1 = ref Unsafe.Add(ref init0, initStride);
+        ref float init2 = ref Unsafe.Add(ref init0, 2 * initStride);
+        ref float init3 = ref Unsafe.Add(ref init0, 3 * initStride);
+        Vector256<float> l0, h0, l1, h1, l2, h2, l3, h3;
+        if (TFormat.Scaled)
+        {
+            l0 = h0 = l1 = h1 = l2 = h2 = l3 = h3 = Vector256<float>.Zero;
+        }
+        else
+        {
+            l0 = Vector256.LoadUnsafe(ref init0);
+            h0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref init0, Half));
+            l1 = Vector256.LoadUnsafe(ref init1);
+            h1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref init1, Half));
+            l2 = Vector256.LoadUnsafe(ref init2);
+            h2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref init2, Half));
+            l3 = Vector256.LoadUnsafe(ref init3);
+            h3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref init3, Half));
+        }
+
+        int stride = Row * TFormat.Bytes;
+        ref byte row = ref rows;
+        ref float x = ref v;
+        for (int j = 0; j < k; j++)
+        {
+            TFormat.LoadGate256(ref row, gate, out Vector256<float> lo, out Vector256<float> hi);
+            Vector256<float> s = Vector256.Create(x);
+            l0 = Vector256.MultiplyAddEstimate(s, lo, l0);
+            h0 = Vector256.MultiplyAddEstimate(s, hi, h0);
+            s = Vector256.Create(Unsafe.Add(ref x, k));
+            l1 = Vector256.MultiplyAddEstimate(s, lo, l1);
+            h1 = Vector256.MultiplyAddEstimate(s, hi, h1);
+            s = Vector256.Create(Unsafe.Add(ref x, 2 * k));
+            l2 = Vector256.MultiplyAddEstimate(s, lo, l2);
+            h2 = Vector256.MultiplyAddEstimate(s, hi, h2);
+            s = Vector256.Create(Unsafe.Add(ref x, 3 * k));
+            l3 = Vector256.MultiplyAddEstimate(s, lo, l3);
+            h3 = Vector256.MultiplyAddEstimate(s, hi, h3);
+            row = ref Unsafe.Add(ref row, stride);
+            x = ref Unsafe.Add(ref x, 1);
+        }
+
+        if (TFormat.Scaled)
+        {
+            ref float sc = ref Unsafe.Add(ref scale, lane);
+            Vector256<float> sl = Vector256.LoadUnsafe(ref sc), sh = Vector256.LoadUnsafe(ref Unsafe.Add(ref sc, Half));
+            l0 = Vector256.MultiplyAddEstimate(l0, sl, Vector256.LoadUnsafe(ref init0));
+            h0 = Vector256.MultiplyAddEstimate(h0, sh, Vector256.LoadUnsafe(ref Unsafe.Add(ref init0, Half)));
+            l1 = Vector256.MultiplyAddEstimate(l1, sl, Vector256.LoadUnsafe(ref init1));
+            h1 = Vector256.MultiplyAddEstimate(h1, sh, Vector256.LoadUnsafe(ref Unsafe.Add(ref init1, Half)));
+            l2 = Vector256.MultiplyAddEstimate(l2, sl, Vector256.LoadUnsafe(ref init2));
+            h2 = Vector256.MultiplyAddEstimate(h2, sh, Vector256.LoadUnsafe(ref Unsafe.Add(ref init2, Half)));
+            l3 = Vector256.MultiplyAddEstimate(l3, sl, Vector256.LoadUnsafe(ref init3));
+            h3 = Vector256.MultiplyAddEstimate(h3, sh, Vector256.LoadUnsafe(ref Unsafe.Add(ref init3, Half)));
+        }
+
+        ref float z0 = ref Unsafe.Add(ref z, lane);
+        l0.StoreUnsafe(ref z0);
+        h0.StoreUnsafe(ref Unsafe.Add(ref z0, Half));
+        ref float z1 = ref Unsafe.Add(ref z0, zStride);
+        l1.StoreUnsafe(ref z1);
+        h1.StoreUnsafe(ref Unsafe.Add(ref z1, Half));
+        ref float z2 = ref Unsafe.Add(ref z0, 2 * zStride);
+        l2.StoreUnsafe(ref z2);
+        h2.StoreUnsafe(ref Unsafe.Add(ref z2, Half));
+        ref float z3 = ref Unsafe.Add(ref z0, 3 * zStride);
+        l3.StoreUnsafe(ref z3);
+        h3.StoreUnsafe(ref Unsafe.Add(ref z3, Half));
     }
 
     /// <summary>Writes one row's four gate sums; for int8, first <c>init + scale ⊙ sum</c>.</summary>

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace LstmKernels.Internal;
 
@@ -24,6 +25,12 @@ internal interface IWeightFormat
     static abstract void LoadRow<TPanel, TP>(ref byte rows, int element, out TP i, out TP f, out TP g, out TP o)
         where TPanel : struct, IPanel<TP>
         where TP : struct;
+
+    /// <summary>
+    /// One gate's sixteen weights of the row at <paramref name="rows"/>, as float in two <see cref="Vector256{T}"/>
+    /// halves (units 0–7 and 8–15): the load of the Vector256 batch tile, which takes the gates one at a time.
+    /// </summary>
+    static abstract void LoadGate256(ref byte rows, int gate, out Vector256<float> lo, out Vector256<float> hi);
 }
 
 internal readonly struct Float32Weights : IWeightFormat
@@ -45,6 +52,14 @@ internal readonly struct Float32Weights : IWeightFormat
         g = TPanel.Load(ref Unsafe.Add(ref row, 2 * PanelWidth.Value));
         o = TPanel.Load(ref Unsafe.Add(ref row, 3 * PanelWidth.Value));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadGate256(ref byte rows, int gate, out Vector256<float> lo, out Vector256<float> hi)
+    {
+        ref float row = ref Unsafe.Add(ref Unsafe.As<byte, float>(ref rows), gate * PanelWidth.Value);
+        lo = Vector256.LoadUnsafe(ref row);
+        hi = Vector256.LoadUnsafe(ref Unsafe.Add(ref row, 8));
+    }
 }
 
 internal readonly struct BFloat16Weights : IWeightFormat
@@ -63,6 +78,25 @@ internal readonly struct BFloat16Weights : IWeightFormat
         ref ushort row = ref Unsafe.Add(ref Unsafe.As<byte, ushort>(ref rows), element);
         TPanel.LoadBFloat16Pair(ref row, out i, out f);
         TPanel.LoadBFloat16Pair(ref Unsafe.Add(ref row, 2 * PanelWidth.Value), out g, out o);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadGate256(ref byte rows, int gate, out Vector256<float> lo, out Vector256<float> hi)
+    {
+        // The gate shares 32-bit lanes with its pair partner: the even gate (i, g) in the low halves, the odd in the high.
+        ref uint lanes = ref Unsafe.Add(ref Unsafe.As<byte, uint>(ref rows), (gate >> 1) * PanelWidth.Value);
+        Vector256<uint> a = Vector256.LoadUnsafe(ref lanes), b = Vector256.LoadUnsafe(ref Unsafe.Add(ref lanes, 8));
+        if ((gate & 1) == 0)
+        {
+            lo = Vector256.ShiftLeft(a, 16).AsSingle();
+            hi = Vector256.ShiftLeft(b, 16).AsSingle();
+        }
+        else
+        {
+            Vector256<uint> mask = Vector256.Create(0xFFFF0000u);
+            lo = (a & mask).AsSingle();
+            hi = (b & mask).AsSingle();
+        }
     }
 }
 
@@ -84,5 +118,14 @@ internal readonly struct Int8Weights : IWeightFormat
         f = TPanel.LoadInt8(ref Unsafe.Add(ref row, PanelWidth.Value));
         g = TPanel.LoadInt8(ref Unsafe.Add(ref row, 2 * PanelWidth.Value));
         o = TPanel.LoadInt8(ref Unsafe.Add(ref row, 3 * PanelWidth.Value));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadGate256(ref byte rows, int gate, out Vector256<float> lo, out Vector256<float> hi)
+    {
+        Vector256<short> words = Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.Add(ref Unsafe.As<byte, sbyte>(ref rows), gate * PanelWidth.Value)).ToVector256Unsafe());
+        (Vector256<int> a, Vector256<int> b) = Vector256.Widen(words);
+        lo = Vector256.ConvertToSingle(a);
+        hi = Vector256.ConvertToSingle(b);
     }
 }
