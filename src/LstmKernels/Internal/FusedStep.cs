@@ -73,18 +73,11 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             ref byte weights = ref w.Rows(p);
             ref float out0 = ref Unsafe.Add(ref rp, p * Row);
             int r = 0;
-            if (TPanel.Vectors == 1)
+            if (TPanel.Vectors <= 2)
             {
                 for (; r <= rows - Tile; r += Tile)
                 {
-                    Accumulate4(ref bias, 0, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
-                }
-            }
-            else if (TPanel.Vectors == 2)
-            {
-                for (; r <= rows - Tile; r += Tile)
-                {
-                    Accumulate4Gates256(ref bias, 0, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
+                    Accumulate4Tile(ref bias, 0, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
                 }
             }
 
@@ -145,24 +138,12 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         int b = 0;
 
         // With one vector per panel there are registers for four batch rows (16 accumulators): each loaded weight
-        // vector then feeds four FMAs.
-        if (TPanel.Vectors == 1)
+        // vector then feeds four FMAs. With two (Vector256), the four rows take the gates one at a time.
+        if (TPanel.Vectors <= 2)
         {
             for (; b <= batch - Tile; b += Tile)
             {
-                Accumulate4(ref Unsafe.Add(ref init, b * initStride), initStride, ref scale, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
-                for (int r = 0; r < Tile; r++)
-                {
-                    int at = (b + r) * hidden;
-                    Finish(ref Unsafe.Add(ref rz, r * Row), unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
-                }
-            }
-        }
-        else if (TPanel.Vectors == 2)
-        {
-            for (; b <= batch - Tile; b += Tile)
-            {
-                Accumulate4Gates256(ref Unsafe.Add(ref init, b * initStride), initStride, ref scale, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
+                Accumulate4Tile(ref Unsafe.Add(ref init, b * initStride), initStride, ref scale, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
                 for (int r = 0; r < Tile; r++)
                 {
                     int at = (b + r) * hidden;
@@ -332,6 +313,21 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         Store4(i1, f1, g1, o1, ref init1, ref scale, ref Unsafe.Add(ref z, zStride));
         Store4(i2, f2, g2, o2, ref init2, ref scale, ref Unsafe.Add(ref z, 2 * zStride));
         Store4(i3, f3, g3, o3, ref init3, ref scale, ref Unsafe.Add(ref z, 3 * zStride));
+    }
+
+    /// <summary>Four batch rows at once: <see cref="Accumulate4"/> on one-vector panels, <see cref="Accumulate4Gates256"/> on two-vector ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate4Tile(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride)
+    {
+        Debug.Assert(TPanel.Vectors <= 2);
+        if (TPanel.Vectors == 1)
+        {
+            Accumulate4(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride);
+        }
+        else
+        {
+            Accumulate4Gates256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride);
+        }
     }
 
     /// <summary>
