@@ -339,10 +339,11 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Accumulate4Gates256(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride)
     {
-        for (int gate = 0; gate < 4; gate++)
-        {
-            AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, gate);
-        }
+        // One call per gate with a constant gate: each inlined copy loads its own gate with no branch in the loop.
+        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, 0);
+        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, 1);
+        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, 2);
+        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, 3);
     }
 
     /// <summary>One gate of <see cref="Accumulate4Gates256"/>: <c>z[r][gate] = init[r][gate] + scale ⊙ Σⱼ v[r][j]·rows[j][gate]</c> for four rows r.</summary>
