@@ -1,4 +1,3 @@
-using LstmKernels.Interop;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -6,6 +5,9 @@ namespace LstmKernels;
 /// <summary>Layout converters to and from ONNX, Keras, PyTorch and the numpy seed (one layer, one direction each).</summary>
 public sealed partial class LstmParameters
 {
+    /// <summary>Our gate block k (i, f, g, o) is ONNX block <c>OnnxBlock[k]</c> (ONNX order i, o, f, c).</summary>
+    internal static ReadOnlySpan<int> OnnxBlock => [0, 2, 3, 1];
+
     /// <summary>
     /// Imports one direction of ONNX's LSTM weights: <c>W[d] [4H, I]</c>, <c>R[d] [4H, H]</c>, <c>B[d] [8H]</c>, gate
     /// blocks i, o, f, c (ours: i, f, g, o; g is ONNX's c).
@@ -31,7 +33,7 @@ public sealed partial class LstmParameters
 
         for (int gate = 0; gate < 4; gate++)
         {
-            int from = OnnxLayout.OnnxBlock[gate] * h;
+            int from = OnnxBlock[gate] * h;
             w.Slice(from * inputSize, h * inputSize).CopyTo(p.weightIh.AsSpan(gate * h * inputSize));
             r.Slice(from * h, h * h).CopyTo(p.weightHh.AsSpan(gate * h * h));
             if (!b.IsEmpty)
@@ -41,7 +43,7 @@ public sealed partial class LstmParameters
                     float sum = b[from + j] + b[(4 * h) + from + j];
                     if (!float.IsFinite(sum))
                     {
-                        ThrowHelper.Argument(nameof(b), InteropThrow.BiasOverflow(nameof(b), from + j));
+                        ThrowHelper.Argument(nameof(b), BiasOverflow(nameof(b), from + j));
                     }
 
                     p.bias[(gate * h) + j] = sum;
@@ -65,7 +67,7 @@ public sealed partial class LstmParameters
         ThrowHelper.CheckLength(b.Length, 8L * h, nameof(b), "[8H]");
         for (int gate = 0; gate < 4; gate++)
         {
-            int to = OnnxLayout.OnnxBlock[gate] * h;
+            int to = OnnxBlock[gate] * h;
             weightIh.AsSpan(gate * h * i, h * i).CopyTo(w[(to * i)..]);
             weightHh.AsSpan(gate * h * h, h * h).CopyTo(r[(to * h)..]);
             bias.AsSpan(gate * h, h).CopyTo(b[to..]);
@@ -201,4 +203,7 @@ public sealed partial class LstmParameters
             }
         }
     }
+
+    private static string BiasOverflow(string paramName, int index) =>
+        $"'{paramName}': the two bias halves sum to a non-finite value at index {index}; the summed bias must be finite.";
 }

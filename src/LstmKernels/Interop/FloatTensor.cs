@@ -70,9 +70,6 @@ public sealed class FloatTensor
 [StackTraceHidden]
 internal static class InteropThrow
 {
-    public static string BiasOverflow(string paramName, int index) =>
-        $"'{paramName}': the two bias halves sum to a non-finite value at index {index}; the summed bias must be finite.";
-
     [DoesNotReturn]
     public static void Invalid(string format, string problem) => throw new InvalidDataException($"Invalid {format} file: {problem}");
 

@@ -12,9 +12,6 @@ namespace LstmKernels.Interop;
 /// </remarks>
 public static class OnnxLayout
 {
-    /// <summary>Our gate block k (i, f, g, o) is ONNX block <c>OnnxBlock[k]</c> (ONNX order i, o, f, c).</summary>
-    internal static ReadOnlySpan<int> OnnxBlock => [0, 2, 3, 1];
-
     /// <summary>Converts one direction's ONNX peepholes <c>[P_i | P_o | P_f]</c> to ours <c>[P_i | P_f | P_o]</c>.</summary>
     /// <param name="p">ONNX <c>P[d]</c>, 3H values.</param>
     /// <param name="destination">Ours, 3H values; must not overlap <paramref name="p"/>.</param>

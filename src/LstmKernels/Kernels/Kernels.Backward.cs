@@ -379,7 +379,7 @@ public static partial class Kernels
         where TPanel : struct, IPanel<TP>
         where TP : struct
     {
-        // The same operations, in the same order, as PointwisePanel: h and c get the bits of LstmPointwise.
+        // The same operations, in the same order, as LstmPanel.Pointwise: h and c get the bits of LstmPointwise.
         TP i = TPanel.Sigmoid(TPanel.Load(ref z));
         TP f = TPanel.Sigmoid(TPanel.Load(ref Unsafe.Add(ref z, gateStride)));
         TP g = TPanel.Tanh(TPanel.Load(ref Unsafe.Add(ref z, 2 * gateStride)));

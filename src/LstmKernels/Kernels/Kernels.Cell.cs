@@ -123,17 +123,6 @@ public static partial class Kernels
         Aliasing.AllowExactOnly(c, cPrev, nameof(c), nameof(cPrev));
     }
 
-    /// <summary>The pointwise stage on one panel of 16 units; shared by <see cref="LstmPointwise"/> and the fused step.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static TP PointwisePanel<TPanel, TP>(TP zi, TP zf, TP zg, TP zo, TP cPrev, out TP h)
-        where TPanel : struct, IPanel<TP>
-        where TP : struct
-    {
-        TP c = TPanel.MultiplyAdd(TPanel.Sigmoid(zf), cPrev, TPanel.Multiply(TPanel.Sigmoid(zi), TPanel.Tanh(zg)));
-        h = TPanel.Multiply(TPanel.Sigmoid(zo), TPanel.Tanh(c));
-        return c;
-    }
-
     [SkipLocalsInit]
     private static void CellUpdateCore<TPanel, TP>(
         ReadOnlySpan<float> f, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> i, ReadOnlySpan<float> g, Span<float> c)
@@ -216,7 +205,7 @@ public static partial class Kernels
             ref float rc = ref MemoryMarshal.GetReference(cb);
             for (int j = 0; j < full; j += W)
             {
-                TP cv = PointwisePanel<TPanel, TP>(
+                TP cv = LstmPanel.Pointwise<TPanel, TP>(
                     TPanel.Load(ref Unsafe.Add(ref rz, j)),
                     TPanel.Load(ref Unsafe.Add(ref rz, hiddenSize + j)),
                     TPanel.Load(ref Unsafe.Add(ref rz, (2 * hiddenSize) + j)),
@@ -238,7 +227,7 @@ public static partial class Kernels
 
                 cp[full..].CopyTo(t[(4 * W)..]);
                 ref float rt = ref MemoryMarshal.GetReference(t);
-                TP cv = PointwisePanel<TPanel, TP>(
+                TP cv = LstmPanel.Pointwise<TPanel, TP>(
                     TPanel.Load(ref rt),
                     TPanel.Load(ref Unsafe.Add(ref rt, W)),
                     TPanel.Load(ref Unsafe.Add(ref rt, 2 * W)),

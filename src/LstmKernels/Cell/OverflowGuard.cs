@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using LstmKernels.Reference;
 
 namespace LstmKernels.Internal;
 
@@ -11,7 +10,7 @@ namespace LstmKernels.Internal;
 /// headroom). <see cref="PackedWeights.SafeInput"/> turns that into one bound on max|v| per cell, so the normal path
 /// pays two <see cref="TensorPrimitives.MaxMagnitudeNumber{T}(ReadOnlySpan{T})"/> passes over x and hPrev, O(I + H),
 /// against the step's O(4H·(I + H)). A row over the bound is recomputed here in double from the cell's effective
-/// weights, exactly as <see cref="ReferenceLstmCell"/> does, so its gates saturate as the reference's.
+/// weights, exactly as <see cref="Reference.ReferenceLstmCell"/> does, so its gates saturate as the reference's.
 /// </summary>
 internal static class OverflowGuard
 {
@@ -94,10 +93,10 @@ internal static class OverflowGuard
                 z[gate] = sum;
             }
 
-            double i = ReferenceKernels.Sigmoid(z[0]);
-            double f = ReferenceKernels.Sigmoid(z[1]);
+            double i = Sigmoid(z[0]);
+            double f = Sigmoid(z[1]);
             double g = Math.Tanh(z[2]);
-            double o = ReferenceKernels.Sigmoid(z[3]);
+            double o = Sigmoid(z[3]);
             double cn = (f * cPrev[unit]) + (i * g);
             c[unit] = (float)cn;
             h[unit] = (float)(o * Math.Tanh(cn));
@@ -116,7 +115,7 @@ internal static class OverflowGuard
     }
 
     /// <summary>
-    /// <c>bias + Σ x·wIh + Σ h·wHh</c> in double, rounded once: <see cref="ReferenceKernels.GateProjection"/> for one
+    /// <c>bias + Σ x·wIh + Σ h·wHh</c> in double, rounded once: <see cref="Reference.ReferenceKernels.GateProjection"/> for one
     /// output, for the outputs the float kernels left non-finite.
     /// </summary>
     public static float Exact(float bias, ReadOnlySpan<float> x, ReadOnlySpan<float> wx, ReadOnlySpan<float> h, ReadOnlySpan<float> wh)
@@ -134,4 +133,7 @@ internal static class OverflowGuard
 
         return (float)sum;
     }
+
+    /// <summary>The logistic function in double, the arithmetic of the guarded rows (the production path keeps its own copy rather than call the reference twin).</summary>
+    private static double Sigmoid(double x) => 1.0 / (1.0 + Math.Exp(-x));
 }

@@ -451,7 +451,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         TP zo = TPanel.Load(ref Unsafe.Add(ref z, 3 * W));
         if (units == W)
         {
-            TP c = Kernels.PointwisePanel<TPanel, TP>(zi, zf, zg, zo, TPanel.Load(ref Unsafe.Add(ref MemoryMarshal.GetReference(cPrev), unit)), out TP h);
+            TP c = LstmPanel.Pointwise<TPanel, TP>(zi, zf, zg, zo, TPanel.Load(ref Unsafe.Add(ref MemoryMarshal.GetReference(cPrev), unit)), out TP h);
             TPanel.Store(c, ref Unsafe.Add(ref MemoryMarshal.GetReference(cNext), unit));
             TPanel.Store(h, ref Unsafe.Add(ref MemoryMarshal.GetReference(hNext), unit));
         }
@@ -469,7 +469,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         t.Clear();
         cPrev.Slice(unit, units).CopyTo(t);
         ref float rt = ref MemoryMarshal.GetReference(t);
-        TP c = Kernels.PointwisePanel<TPanel, TP>(zi, zf, zg, zo, TPanel.Load(ref rt), out TP h);
+        TP c = LstmPanel.Pointwise<TPanel, TP>(zi, zf, zg, zo, TPanel.Load(ref rt), out TP h);
         TPanel.Store(c, ref Unsafe.Add(ref rt, W));
         TPanel.Store(h, ref Unsafe.Add(ref rt, 2 * W));
         t.Slice(W, units).CopyTo(cNext[unit..]);
