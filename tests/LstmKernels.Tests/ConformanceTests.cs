@@ -224,7 +224,7 @@ public sealed class ConformanceTests
         internal static float[] Swap01(float[] v, int a, int b, int f)
         {
             float[] r = new float[v.Length];
-            Lstm.Transpose01(v, r, a, b, f);
+            Transpose01(v, r, a, b, f);
             return r;
         }
 
@@ -234,7 +234,7 @@ public sealed class ConformanceTests
             float[] r = new float[v.Length];
             for (int s = 0; s < t; s++)
             {
-                Lstm.Transpose01(v.AsSpan(s * b * d * h, b * d * h), r.AsSpan(s * b * d * h, b * d * h), b, d, h);
+                Transpose01(v.AsSpan(s * b * d * h, b * d * h), r.AsSpan(s * b * d * h, b * d * h), b, d, h);
             }
 
             return r;
@@ -250,5 +250,17 @@ public sealed class ConformanceTests
             "Y_c" => YC,
             _ => throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"unknown output {name}"), nameof(name)),
         };
+    }
+
+    /// <summary>Swaps the first two axes: <paramref name="source"/> <c>[A, B, F]</c> to <paramref name="destination"/> <c>[B, A, F]</c>.</summary>
+    private static void Transpose01(ReadOnlySpan<float> source, Span<float> destination, int a, int b, int features)
+    {
+        for (int i = 0; i < a; i++)
+        {
+            for (int j = 0; j < b; j++)
+            {
+                source.Slice(((i * b) + j) * features, features).CopyTo(destination.Slice(((j * a) + i) * features, features));
+            }
+        }
     }
 }

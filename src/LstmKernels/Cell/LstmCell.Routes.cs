@@ -38,8 +38,8 @@ public sealed partial class LstmCell
     [ThreadStatic]
     private static float[]? sequenceInputs;
 
-    /// <summary><see cref="Forward"/> after its checks.</summary>
-    private void Step(int batch, ReadOnlySpan<float> x, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+    /// <summary><see cref="Forward"/> after its checks; internal callers (the layers' sessions) that checked their own arguments come here.</summary>
+    internal void StepCore(int batch, ReadOnlySpan<float> x, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
     {
         int input = packed.Input;
         int hidden = packed.Hidden;

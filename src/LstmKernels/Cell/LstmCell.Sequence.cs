@@ -50,7 +50,7 @@ public sealed partial class LstmCell
                 x.Row(t, b).CopyTo(rows.Slice(b * input, input));
             }
 
-            Step(batch, rows, hT, cT, hT, cT);
+            StepCore(batch, rows, hT, cT, hT, cT);
             y.Write(t, hT);
         }
     }

@@ -163,7 +163,7 @@ public sealed partial class LstmCell
         Aliasing.AllowExactOnly(cNext, cPrev, nameof(cNext), nameof(cPrev));
         Aliasing.Disjoint(cNext, x, nameof(cNext), nameof(x));
         Aliasing.Disjoint(cNext, hPrev, nameof(cNext), nameof(hPrev));
-        Step(batch, x, hPrev, cPrev, hNext, cNext);
+        StepCore(batch, x, hPrev, cPrev, hNext, cNext);
     }
 
     /// <summary>

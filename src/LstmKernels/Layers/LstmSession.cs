@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -18,13 +17,10 @@ namespace LstmKernels;
 public sealed class LstmSession
 {
     private readonly Lstm lstm;
+    private readonly LayerEngine engine;
     private readonly float[] h;
     private readonly float[] c;
-    private readonly float[] gates;
-    private readonly float[] hNext;
-    private readonly float[] cNext;
-    private readonly float[] recurrent;
-    private readonly float[] hFull;
+    private readonly float[] scratch;
 
     internal LstmSession(Lstm lstm, int batchSize)
     {
@@ -39,15 +35,11 @@ public sealed class LstmSession
         }
 
         this.lstm = lstm;
+        engine = lstm.Engine;
         BatchSize = batchSize;
-        bool projected = lstm.ProjectionSize > 0;
         h = new float[lstm.Layers * batchSize * lstm.StateSize];
         c = new float[lstm.Layers * batchSize * lstm.HiddenSize];
-        gates = new float[4 * batchSize * lstm.HiddenSize];
-        hNext = new float[lstm.HiddenSize];
-        cNext = new float[lstm.HiddenSize];
-        recurrent = projected ? new float[4 * batchSize * lstm.HiddenSize] : [];
-        hFull = projected ? new float[batchSize * lstm.HiddenSize] : [];
+        scratch = new float[engine.StepScratchLength(batchSize)];
     }
 
     /// <summary>B, the number of rows stepped together.</summary>
@@ -106,38 +98,7 @@ public sealed class LstmSession
         for (int layer = 0; layer < lstm.Layers; layer++)
         {
             Span<float> hl = h.AsSpan(layer * states, states);
-            Span<float> cl = c.AsSpan(layer * cells, cells);
-            LstmCell? cell = lstm.FusedCell(layer);
-            if (cell is not null)
-            {
-                cell.Forward(input, hl, cl, hl, cl);
-            }
-            else if (lstm.ProjectedCell(layer) is { } q)
-            {
-                // z = x·W_ihᵀ + b + h·W_hhᵀ (h has P units); then o ⊙ tanh(c) per row; then h = that·W_hrᵀ.
-                Kernels.Linear(input, q.WeightIh, q.Bias, gates);
-                Kernels.Linear(hl, q.WeightHh, lstm.ZeroBias, recurrent);
-                TensorPrimitives.Add(gates, recurrent, gates);
-                for (int b = 0; b < BatchSize; b++)
-                {
-                    lstm.PointwiseRow(layer, gates.AsSpan(b * 4 * hidden, 4 * hidden), cl.Slice(b * hidden, hidden), hFull.AsSpan(b * hidden, hidden), cNext);
-                    cNext.CopyTo(cl.Slice(b * hidden, hidden));
-                }
-
-                Kernels.Linear(hFull, q.WeightHr, lstm.ZeroProjectionBias, hl);
-            }
-            else
-            {
-                LstmParameters p = lstm.Cell(layer)!;
-                Kernels.GateProjection(input, hl, p.WeightIh, p.WeightHh, p.Bias, gates);
-                for (int b = 0; b < BatchSize; b++)
-                {
-                    lstm.PointwiseRow(layer, gates.AsSpan(b * 4 * hidden, 4 * hidden), cl.Slice(b * hidden, hidden), hNext, cNext);
-                    hNext.CopyTo(hl.Slice(b * hidden, hidden));
-                    cNext.CopyTo(cl.Slice(b * hidden, hidden));
-                }
-            }
-
+            engine.Step(layer, BatchSize, input, hl, c.AsSpan(layer * cells, cells), scratch);
             input = hl;
         }
 

@@ -16,7 +16,7 @@ namespace LstmKernels.Reference;
 /// </remarks>
 public sealed class ReferenceLstm
 {
-    private readonly Lstm shape;
+    private readonly LayerSpec spec;
 
     /// <summary>Builds the twin; the arguments are checked as by <see cref="Lstm(IReadOnlyList{LstmParameters}, LstmOptions?)"/>.</summary>
     /// <param name="cells">Weights of each layer and direction, index <c>layer·D + direction</c>.</param>
@@ -25,8 +25,8 @@ public sealed class ReferenceLstm
     /// <exception cref="ArgumentException">As for <see cref="Lstm"/>.</exception>
     public ReferenceLstm(IReadOnlyList<LstmParameters> cells, LstmOptions? options = null)
     {
-        // The Lstm holds validated copies of the weights; only its plain arrays are read here.
-        shape = new Lstm(cells, options);
+        // Checked and copied exactly as Lstm does; the twin keeps the plain arrays and no engine.
+        spec = LayerSpec.Create(cells, options);
     }
 
     /// <summary>Builds the twin of an LSTM with projections; the arguments are checked as by <see cref="Lstm(IReadOnlyList{ProjectedLstmParameters}, LstmOptions?)"/>.</summary>
@@ -36,11 +36,11 @@ public sealed class ReferenceLstm
     /// <exception cref="ArgumentException">As for <see cref="Lstm"/>.</exception>
     public ReferenceLstm(IReadOnlyList<ProjectedLstmParameters> cells, LstmOptions? options = null)
     {
-        shape = new Lstm(cells, options);
+        spec = LayerSpec.CreateProjected(cells, options);
     }
 
     /// <summary>The options.</summary>
-    public LstmOptions Options => shape.Options;
+    public LstmOptions Options => spec.Shape.Options;
 
     /// <summary>Twin of <see cref="Lstm.Forward"/>, in double, rounding each output once.</summary>
     /// <param name="batchSize">B.</param>
@@ -62,50 +62,16 @@ public sealed class ReferenceLstm
         Span<float> cT,
         ReadOnlySpan<int> sequenceLengths = default)
     {
-        // Shapes and errors exactly as the optimised Lstm: validate through a zero-length-output dry check.
-        if (batchSize < 0)
-        {
-            ThrowHelper.OutOfRange(nameof(batchSize), batchSize, "must be at least 0");
-        }
-
+        // Shapes and errors exactly as the optimised Lstm: the same checks.
+        LayerShape shape = spec.Shape;
+        int steps = shape.CheckForward(batchSize, x, h0, c0, y, hT, cT, sequenceLengths);
         int input = shape.InputSize, hidden = shape.HiddenSize, dirs = shape.Directions, layers = shape.Layers;
         int stateSize = shape.StateSize;
-        long row = (long)batchSize * input;
-        if (row == 0 ? x.Length != 0 : x.Length % row != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(x), x.Length, Math.Max(row, 1), "steps of [B, I] with B = batchSize");
-        }
-
-        int steps = row == 0 ? 0 : (int)(x.Length / row);
         int batch = batchSize;
-        long hStates = (long)layers * dirs * batch * stateSize;
-        long cStates = (long)layers * dirs * batch * hidden;
-        foreach ((int length, long expected, string name) in (ReadOnlySpan<(int, long, string)>)[(h0.Length, hStates, nameof(h0)), (c0.Length, cStates, nameof(c0)), (hT.Length, hStates, nameof(hT)), (cT.Length, cStates, nameof(cT))])
-        {
-            if (length != 0)
-            {
-                ThrowHelper.CheckLength(length, expected, name, expected == cStates ? "[L·D, B, H], or empty" : "[L·D, B, H] ([L·D, B, P] with projections), or empty");
-            }
-        }
-
-        if (y.Length != 0)
-        {
-            ThrowHelper.CheckLength(y.Length, (long)steps * batch * dirs * stateSize, nameof(y), "[T, B, D·H] (batch-first [B, T, D·H]; D·P with projections), or empty");
-        }
-
-        if (!sequenceLengths.IsEmpty)
-        {
-            ThrowHelper.CheckLength(sequenceLengths.Length, batch, nameof(sequenceLengths), "[B], or empty for all T");
-        }
-
         int[] lengths = new int[batch];
         for (int b = 0; b < batch; b++)
         {
             lengths[b] = sequenceLengths.IsEmpty ? steps : sequenceLengths[b];
-            if ((uint)lengths[b] > (uint)steps)
-            {
-                ThrowHelper.Argument(nameof(sequenceLengths), SequenceThrow.BadLength(b, lengths[b], steps));
-            }
         }
 
         LstmOptions o = shape.Options;
@@ -133,17 +99,17 @@ public sealed class ReferenceLstm
                 int index = (layer * dirs) + d;
                 float[] weightIh, weightHh, bias;
                 float[]? weightHr = null;
-                if (shape.ProjectedCell(index) is { } q)
+                if (spec.Projected?[index] is { } q)
                 {
                     (weightIh, weightHh, bias, weightHr) = (q.WeightIh.ToArray(), q.WeightHh.ToArray(), q.Bias.ToArray(), q.WeightHr.ToArray());
                 }
                 else
                 {
-                    LstmParameters p = shape.Cell(index)!;
+                    LstmParameters p = spec.Cells![index];
                     (weightIh, weightHh, bias) = (p.WeightIh.ToArray(), p.WeightHh.ToArray(), p.Bias.ToArray());
                 }
 
-                float[]? peep = shape.Peephole(index);
+                float[]? peep = spec.Peepholes[index];
                 bool reverse = d == 1 || o.Direction == LstmDirection.Reverse;
                 for (int b = 0; b < batch; b++)
                 {
@@ -263,7 +229,7 @@ public sealed class ReferenceLstm
 
         return activation switch
         {
-            LstmActivation.Sigmoid => ReferenceKernels.Sigmoid(v),
+            LstmActivation.Sigmoid => 1.0 / (1.0 + Math.Exp(-v)),
             LstmActivation.Tanh => Math.Tanh(v),
             _ => Math.Max(0, v),
         };

@@ -8,8 +8,9 @@ namespace LstmKernels.Training;
 /// gradients of the inputs and of the initial states. Zero allocation per call after construction.
 /// </summary>
 /// <remarks>
-/// <para>Forward, per step t: <c>z = x_t·Wᵢₕᵀ + h_{t−1}·Wₕₕᵀ + b</c> (<see cref="Kernels.GateProjection"/>), then
-/// <see cref="Kernels.LstmPointwiseTraining"/>, which keeps the gate activations. Cached: the inputs, every h_t and
+/// <para>Forward: the input half <c>x_t·Wᵢₕᵀ + b</c> of every step at once (<see cref="Kernels.Linear"/>), then per
+/// step t <c>z = that + h_{t−1}·Wₕₕᵀ</c> and <see cref="Kernels.LstmPointwiseTraining"/>, which keeps the gate
+/// activations (the unfused step that <see cref="Lstm"/> and <see cref="LstmSession"/> run, with a cache). Cached: the inputs, every h_t and
 /// c_t (t = 0..T) and the activations.</para>
 /// <para>Backward, t = T..1: <c>dh += dOutputs_t</c>; <see cref="Kernels.LstmPointwiseBackward"/> gives dz_t and
 /// dc_{t−1}; <c>dh_{t−1} = dz_t·Wₕₕ</c> (<see cref="Kernels.AccumulateInputGradient"/>). Then, batched over all
@@ -31,6 +32,8 @@ public sealed class LstmBptt
     private readonly float[] dGates;
     private readonly float[] dh;
     private readonly float[] dc;
+    private readonly float[] recurrent;
+    private readonly float[] zeroBias;
 
     /// <summary>Allocates the caches for sequences of up to <paramref name="maxSteps"/> steps of <paramref name="batchSize"/> rows.</summary>
     /// <param name="parameters">The weights to train; read (not copied) at every call.</param>
@@ -62,6 +65,8 @@ public sealed class LstmBptt
         dGates = new float[maxSteps * 4 * states];
         dh = new float[states];
         dc = new float[states];
+        recurrent = new float[4 * states];
+        zeroBias = new float[4 * parameters.HiddenSize];
     }
 
     /// <summary>The weights being trained.</summary>
@@ -120,13 +125,14 @@ public sealed class LstmBptt
         inputs.CopyTo(this.inputs);
         h0.CopyTo(hidden);
         c0.CopyTo(cell);
-        ReadOnlySpan<float> wIh = Parameters.WeightIh;
+        // The input half of every step at once (one matrix-matrix pass over Wᵢₕ, into the activations cache), then per
+        // step the recurrent half and the pointwise stage: the unfused step of the layers (UnfusedStep).
         ReadOnlySpan<float> wHh = Parameters.WeightHh;
-        ReadOnlySpan<float> bias = Parameters.Bias;
+        Kernels.Linear(this.inputs.AsSpan(0, steps * stepInputs), Parameters.WeightIh, Parameters.Bias, activations.AsSpan(0, steps * 4 * states));
         for (int t = 0; t < steps; t++)
         {
             Span<float> act = activations.AsSpan(t * 4 * states, 4 * states);
-            Kernels.GateProjection(this.inputs.AsSpan(t * stepInputs, stepInputs), hidden.AsSpan(t * states, states), wIh, wHh, bias, act);
+            UnfusedStep.AddRecurrent(hidden.AsSpan(t * states, states), wHh, zeroBias, recurrent, act);
             Kernels.LstmPointwiseTraining(
                 hs, act, cell.AsSpan(t * states, states), act, hidden.AsSpan((t + 1) * states, states), cell.AsSpan((t + 1) * states, states));
         }
