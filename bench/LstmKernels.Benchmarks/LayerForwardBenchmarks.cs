@@ -53,6 +53,6 @@ public class LayerForwardBenchmarks
             cells[k] = LstmParameters.CreateRandom(input, Size, seed: 100 + k);
         }
 
-        return new Lstm(cells, new LstmOptions { Direction = direction, BatchFirst = batchFirst });
+        return Lstm.Create(cells, new LstmOptions { Direction = direction, BatchFirst = batchFirst });
     }
 }

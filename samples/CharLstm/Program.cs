@@ -66,8 +66,8 @@ for (int epoch = 1; epoch <= epochs; epoch++)
         }
 
         bptt.Forward(x, h0, c0, outputs);
-        bptt.FinalHidden.CopyTo(h0);
-        bptt.FinalCell.CopyTo(c0);
+        bptt.HiddenState.CopyTo(h0);
+        bptt.CellState.CopyTo(c0);
 
         // Softmax cross-entropy and its gradients (output layer here, LSTM through dOut).
         Array.Clear(outGrad);

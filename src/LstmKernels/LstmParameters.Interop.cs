@@ -20,10 +20,40 @@ public sealed partial class LstmParameters
     /// <returns>New parameters.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
     /// <exception cref="ArgumentException">A span has the wrong length or holds NaN or ∞, or a summed bias overflows.</exception>
-    public static LstmParameters FromOnnx(int inputSize, int hiddenSize, ReadOnlySpan<float> w, ReadOnlySpan<float> r, ReadOnlySpan<float> b)
+    public static LstmParameters FromOnnx(int inputSize, int hiddenSize, ReadOnlySpan<float> w, ReadOnlySpan<float> r, ReadOnlySpan<float> b) =>
+        FromOnnx(inputSize, hiddenSize, w, r, b, default);
+
+    /// <summary>
+    /// Imports one direction of ONNX's LSTM weights with its peepholes <c>P[d] [3H]</c> (ONNX order
+    /// <c>[P_i | P_o | P_f]</c>; stored as ours, <c>[P_i | P_f | P_o]</c>, in <see cref="Peepholes"/>).
+    /// </summary>
+    /// <param name="inputSize">I.</param>
+    /// <param name="hiddenSize">H.</param>
+    /// <param name="w">One direction of <c>W</c>, <c>[4H, I]</c>.</param>
+    /// <param name="r">One direction of <c>R</c>, <c>[4H, H]</c>.</param>
+    /// <param name="b">One direction of <c>B</c>, <c>[8H]</c>, or empty for none.</param>
+    /// <param name="p">One direction of <c>P</c>, <c>[3H]</c>, or empty for a cell without peepholes.</param>
+    /// <returns>New parameters.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
+    /// <exception cref="ArgumentException">A span has the wrong length or holds NaN or ∞, or a summed bias overflows.</exception>
+    public static LstmParameters FromOnnx(int inputSize, int hiddenSize, ReadOnlySpan<float> w, ReadOnlySpan<float> r, ReadOnlySpan<float> b, ReadOnlySpan<float> p)
     {
-        var p = new LstmParameters(inputSize, hiddenSize);
+        var result = new LstmParameters(inputSize, hiddenSize, peepholes: !p.IsEmpty);
         int h = hiddenSize;
+        if (!p.IsEmpty)
+        {
+            CheckFinite(p, 3L * h, nameof(p), "[3H] = [P_i | P_o | P_f], or empty");
+            SwapLastThirds(p, result.peepholes);
+        }
+
+        FillFromOnnx(result, w, r, b);
+        return result;
+    }
+
+    private static void FillFromOnnx(LstmParameters p, ReadOnlySpan<float> w, ReadOnlySpan<float> r, ReadOnlySpan<float> b)
+    {
+        int inputSize = p.InputSize;
+        int h = p.HiddenSize;
         CheckFinite(w, 4L * h * inputSize, nameof(w), "[4H, I]");
         CheckFinite(r, 4L * h * h, nameof(r), "[4H, H]");
         if (!b.IsEmpty)
@@ -50,16 +80,50 @@ public sealed partial class LstmParameters
                 }
             }
         }
-
-        return p;
     }
 
-    /// <summary>Exports to one direction of ONNX's layout (the inverse of <see cref="FromOnnx"/>, with <c>Rb = 0</c>).</summary>
+    /// <summary>Swaps the last two thirds: ONNX's peephole order <c>[P_i | P_o | P_f]</c> and ours <c>[P_i | P_f | P_o]</c> map both ways.</summary>
+    internal static void SwapLastThirds(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        int n = source.Length / 3;
+        source[..n].CopyTo(destination);
+        source.Slice(2 * n, n).CopyTo(destination.Slice(n, n));
+        source.Slice(n, n).CopyTo(destination.Slice(2 * n, n));
+    }
+
+    /// <summary>Exports to one direction of ONNX's layout (the inverse of <c>FromOnnx</c>, with <c>Rb = 0</c>).</summary>
     /// <param name="w"><c>W[d]</c>, <c>[4H, I]</c>, gate blocks i, o, f, c.</param>
     /// <param name="r"><c>R[d]</c>, <c>[4H, H]</c>.</param>
     /// <param name="b"><c>B[d]</c>, <c>[8H]</c>: <c>Wb</c> = our bias, <c>Rb</c> = 0.</param>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    /// <exception cref="InvalidOperationException">The parameters have peepholes (use the overload with <c>p</c>).</exception>
     public void ToOnnx(Span<float> w, Span<float> r, Span<float> b)
+    {
+        ThrowIfPeepholesOnExport("this overload");
+        WriteOnnx(w, r, b);
+    }
+
+    /// <summary>Exports to one direction of ONNX's layout with the peepholes (the inverse of the <c>FromOnnx</c> overload with <c>p</c>).</summary>
+    /// <param name="w"><c>W[d]</c>, <c>[4H, I]</c>, gate blocks i, o, f, c.</param>
+    /// <param name="r"><c>R[d]</c>, <c>[4H, H]</c>.</param>
+    /// <param name="b"><c>B[d]</c>, <c>[8H]</c>: <c>Wb</c> = our bias, <c>Rb</c> = 0.</param>
+    /// <param name="p"><c>P[d]</c>, <c>[3H]</c> in ONNX's order <c>[P_i | P_o | P_f]</c> (zeros when the parameters have none).</param>
+    /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    public void ToOnnx(Span<float> w, Span<float> r, Span<float> b, Span<float> p)
+    {
+        ThrowHelper.CheckLength(p.Length, 3L * HiddenSize, nameof(p), "[3H] = [P_i | P_o | P_f]");
+        WriteOnnx(w, r, b);
+        if (HasPeepholes)
+        {
+            SwapLastThirds(peepholes, p);
+        }
+        else
+        {
+            p.Clear();
+        }
+    }
+
+    private void WriteOnnx(Span<float> w, Span<float> r, Span<float> b)
     {
         int h = HiddenSize, i = InputSize;
         ThrowHelper.CheckLength(w.Length, 4L * h * i, nameof(w), "[4H, I]");
@@ -110,8 +174,10 @@ public sealed partial class LstmParameters
     /// <param name="recurrentKernel"><c>recurrent_kernel</c>, <c>[H, 4H]</c>.</param>
     /// <param name="bias"><c>bias</c>, <c>[4H]</c>.</param>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    /// <exception cref="InvalidOperationException">The parameters have peepholes, which this format cannot hold.</exception>
     public void ToKeras(Span<float> kernel, Span<float> recurrentKernel, Span<float> bias)
     {
+        ThrowIfPeepholesOnExport("Keras' LSTM");
         int rows = 4 * HiddenSize;
         ThrowHelper.CheckLength(kernel.Length, (long)InputSize * rows, nameof(kernel), "[I, 4H]");
         ThrowHelper.CheckLength(recurrentKernel.Length, (long)HiddenSize * rows, nameof(recurrentKernel), "[H, 4H]");
@@ -127,8 +193,10 @@ public sealed partial class LstmParameters
     /// <param name="biasIh"><c>bias_ih</c>, <c>[4H]</c>.</param>
     /// <param name="biasHh"><c>bias_hh</c>, <c>[4H]</c> (set to zero), or empty to skip it.</param>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    /// <exception cref="InvalidOperationException">The parameters have peepholes, which this format cannot hold.</exception>
     public void ToPyTorch(Span<float> weightIh, Span<float> weightHh, Span<float> biasIh, Span<float> biasHh)
     {
+        ThrowIfPeepholesOnExport("PyTorch's LSTM");
         int rows = 4 * HiddenSize;
         ThrowHelper.CheckLength(weightIh.Length, (long)rows * InputSize, nameof(weightIh), "[4H, I]");
         ThrowHelper.CheckLength(weightHh.Length, (long)rows * HiddenSize, nameof(weightHh), "[4H, H]");
@@ -154,8 +222,10 @@ public sealed partial class LstmParameters
     /// <param name="bC">Cell candidate bias <c>(1, H)</c>.</param>
     /// <param name="bO">Output gate bias <c>(1, H)</c>.</param>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
+    /// <exception cref="InvalidOperationException">The parameters have peepholes, which this format cannot hold.</exception>
     public void ToSeed(Span<float> wF, Span<float> wI, Span<float> wC, Span<float> wO, Span<float> bF, Span<float> bI, Span<float> bC, Span<float> bO)
     {
+        ThrowIfPeepholesOnExport("the numpy seed");
         long matrix = ((long)HiddenSize + InputSize) * HiddenSize;
         ThrowHelper.CheckLength(wF.Length, matrix, nameof(wF), "(H + I, H)");
         ThrowHelper.CheckLength(wI.Length, matrix, nameof(wI), "(H + I, H)");

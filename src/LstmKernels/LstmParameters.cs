@@ -10,20 +10,32 @@ namespace LstmKernels;
 /// Gate order i, f, g, o (input, forget, cell candidate, output). Row r of <see cref="WeightIh"/> and
 /// <see cref="WeightHh"/> holds the weights of gate unit r, so block <c>[gate·H, (gate+1)·H)</c> of rows is one gate:
 /// <c>z = x·WeightIhᵀ + h·WeightHhᵀ + Bias</c>. PyTorch's two biases (<c>bias_ih</c>, <c>bias_hh</c>) are summed into
-/// <see cref="Bias"/>. The arrays are mutable; a <see cref="LstmCell"/> copies (packs) them when it is built and does
-/// not see later changes. Not thread-safe for writes.
+/// <see cref="Bias"/>. ONNX's optional peepholes travel with the weights in <see cref="Peepholes"/> (empty unless the
+/// parameters were created with them). The arrays are mutable; a <see cref="LstmCell"/> or an <see cref="Lstm"/>
+/// copies (packs) them when it is built and does not see later changes. Not thread-safe for writes.
 /// </remarks>
 public sealed partial class LstmParameters
 {
     private readonly float[] weightIh;
     private readonly float[] weightHh;
     private readonly float[] bias;
+    private readonly float[] peepholes;
 
-    /// <summary>Creates parameters of the given sizes, all zero.</summary>
+    /// <summary>Creates parameters of the given sizes, all zero, without peepholes.</summary>
     /// <param name="inputSize">I, the number of input features (at least 1).</param>
     /// <param name="hiddenSize">H, the number of hidden units (at least 1).</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1, or the weights would not fit in one array.</exception>
     public LstmParameters(int inputSize, int hiddenSize)
+        : this(inputSize, hiddenSize, peepholes: false)
+    {
+    }
+
+    /// <summary>Creates parameters of the given sizes, all zero, with or without (zero) peepholes.</summary>
+    /// <param name="inputSize">I, the number of input features (at least 1).</param>
+    /// <param name="hiddenSize">H, the number of hidden units (at least 1).</param>
+    /// <param name="peepholes">Whether the cell has ONNX's peephole weights (<see cref="Peepholes"/>, 3H values).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1, or the weights would not fit in one array.</exception>
+    public LstmParameters(int inputSize, int hiddenSize, bool peepholes)
     {
         if (inputSize < 1)
         {
@@ -43,6 +55,7 @@ public sealed partial class LstmParameters
         weightIh = new float[4 * hiddenSize * inputSize];
         weightHh = new float[4 * hiddenSize * hiddenSize];
         bias = new float[4 * hiddenSize];
+        this.peepholes = peepholes ? new float[3 * hiddenSize] : [];
     }
 
     /// <summary>I, the number of input features.</summary>
@@ -59,6 +72,17 @@ public sealed partial class LstmParameters
 
     /// <summary>The summed bias <c>[4H]</c> (PyTorch's <c>bias_ih + bias_hh</c>), gate blocks i, f, g, o.</summary>
     public Span<float> Bias => bias;
+
+    /// <summary>
+    /// ONNX's peephole weights <c>[P_i | P_f | P_o]</c> (3H; ONNX's own <c>P</c> is <c>[P_i | P_o | P_f]</c>), or empty
+    /// when the cell has none. With them, <c>i = σ(z_i + P_i⊙c_{t−1})</c>, <c>f = σ(z_f + P_f⊙c_{t−1})</c> and
+    /// <c>o = σ(z_o + P_o⊙c_t)</c>. An <see cref="Lstm"/> runs them on its unfused route; <see cref="LstmCell"/> and the
+    /// trainers have no peepholes and refuse such parameters.
+    /// </summary>
+    public Span<float> Peepholes => peepholes;
+
+    /// <summary>Whether the cell has peepholes (<see cref="Peepholes"/> holds 3H values).</summary>
+    public bool HasPeepholes => peepholes.Length != 0;
 
     /// <summary>Imports PyTorch's <c>nn.LSTMCell</c> / <c>nn.LSTM</c> layer weights.</summary>
     /// <param name="inputSize">I.</param>
@@ -179,11 +203,41 @@ public sealed partial class LstmParameters
     /// <returns>New parameters with the same sizes and values.</returns>
     public LstmParameters Clone()
     {
-        var p = new LstmParameters(InputSize, HiddenSize);
+        var p = new LstmParameters(InputSize, HiddenSize, HasPeepholes);
         weightIh.CopyTo(p.weightIh, 0);
         weightHh.CopyTo(p.weightHh, 0);
         bias.CopyTo(p.bias, 0);
+        peepholes.CopyTo(p.peepholes, 0);
         return p;
+    }
+
+    /// <summary>A deep copy with the given peepholes (ours, <c>[P_i | P_f | P_o]</c>) in place of any it has.</summary>
+    internal LstmParameters CloneWithPeepholes(ReadOnlySpan<float> values)
+    {
+        var p = new LstmParameters(InputSize, HiddenSize, peepholes: true);
+        weightIh.CopyTo(p.weightIh, 0);
+        weightHh.CopyTo(p.weightHh, 0);
+        bias.CopyTo(p.bias, 0);
+        values.CopyTo(p.peepholes);
+        return p;
+    }
+
+    /// <summary>Throws when these parameters have peepholes, which <paramref name="what"/> does not run.</summary>
+    internal void ThrowIfPeepholes(string paramName, string what)
+    {
+        if (HasPeepholes)
+        {
+            ThrowHelper.Argument(paramName, $"'{paramName}' has peepholes; {what} has none. Run them in an Lstm (Lstm.Create), whose unfused route has them.");
+        }
+    }
+
+    /// <summary>Throws when these parameters have peepholes, which the export format <paramref name="format"/> cannot hold.</summary>
+    internal void ThrowIfPeepholesOnExport(string format)
+    {
+        if (HasPeepholes)
+        {
+            throw new InvalidOperationException($"These parameters have peepholes, which {format} has no place for; export them with ToOnnx(w, r, b, p).");
+        }
     }
 
     private void SetSeedGate(int gate, ReadOnlySpan<float> w, ReadOnlySpan<float> b)

@@ -37,7 +37,7 @@ public sealed class BpttTests(ITestOutputHelper output)
         float[] x = t.Inputs(), h0 = t.H0(), c0 = t.C0();
         float[] outputs = new float[t.Steps * t.Batch * t.Hidden];
         bptt.Forward(x, h0, c0, outputs);
-        Check.BitwiseEqual(outputs, bptt.Outputs, "Outputs property");
+        Check.BitwiseEqual(outputs, bptt.Y, "Outputs property");
         var reference = new ReferenceLstmCell(p);
         double[] h = Doubles(h0), c = Doubles(c0);
         int states = t.Batch * t.Hidden;
@@ -52,7 +52,7 @@ public sealed class BpttTests(ITestOutputHelper output)
 
         for (int k = 0; k < states; k++)
         {
-            Check.Near(c[k], bptt.FinalCell[k], Tolerances.SequenceFactor(t.Steps) * Tolerances.CellC(c[k]), "final c", k);
+            Check.Near(c[k], bptt.CellState[k], Tolerances.SequenceFactor(t.Steps) * Tolerances.CellC(c[k]), "final c", k);
         }
     }
 
@@ -117,8 +117,8 @@ public sealed class BpttTests(ITestOutputHelper output)
             double factor = Tolerances.SequenceFactor((w + 1) * window);
             for (int k = 0; k < states; k++)
             {
-                Check.Near(h[k], tbptt.Hidden[k], factor * Tolerances.CellH, $"window {w} carried h", k);
-                Check.Near(c[k], tbptt.Cell[k], factor * Tolerances.CellC(c[k]), $"window {w} carried c", k);
+                Check.Near(h[k], tbptt.HiddenState[k], factor * Tolerances.CellH, $"window {w} carried h", k);
+                Check.Near(c[k], tbptt.CellState[k], factor * Tolerances.CellC(c[k]), $"window {w} carried c", k);
             }
         }
 
@@ -126,8 +126,8 @@ public sealed class BpttTests(ITestOutputHelper output)
         AssertTensor(refGradient.WeightHh, gradient.WeightHh, Windows * window, "WeightHh");
         AssertTensor(refGradient.Bias, gradient.Bias, Windows * window, "Bias");
 
-        tbptt.ResetState();
-        Assert.All(tbptt.Hidden.ToArray(), v => Assert.Equal(0f, v));
+        tbptt.Reset();
+        Assert.All(tbptt.HiddenState.ToArray(), v => Assert.Equal(0f, v));
     }
 
     [Fact]
@@ -139,16 +139,16 @@ public sealed class BpttTests(ITestOutputHelper output)
         Check.Throws<ArgumentOutOfRangeException>("maxSteps", () => _ = new LstmBptt(p, 1, 0));
         var bptt = new LstmBptt(p, 2, 3);
         float[] s = new float[8];
-        Check.Throws<ArgumentException>("inputs", () => bptt.Forward(new float[7], s, s, default));
-        Check.Throws<ArgumentException>("inputs", () => bptt.Forward(new float[24], s, s, default));
+        Check.Throws<ArgumentException>("x", () => bptt.Forward(new float[7], s, s, default));
+        Check.Throws<ArgumentException>("x", () => bptt.Forward(new float[24], s, s, default));
         Check.Throws<ArgumentException>("h0", () => bptt.Forward(new float[6], new float[4], s, default));
-        Check.Throws<ArgumentException>("outputs", () => bptt.Forward(new float[6], s, s, new float[7]));
+        Check.Throws<ArgumentException>("y", () => bptt.Forward(new float[6], s, s, new float[7]));
         bptt.Forward(new float[12], s, s, default);
         var g = new LstmParameters(3, 4);
-        Check.Throws<ArgumentException>("dOutputs", () => bptt.Backward(new float[8], default, default, g, default, default, default));
+        Check.Throws<ArgumentException>("dY", () => bptt.Backward(new float[8], default, default, g, default, default, default));
         Check.Throws<ArgumentException>("gradient", () => bptt.Backward(new float[16], default, default, new LstmParameters(4, 4), default, default, default));
-        Check.Throws<ArgumentException>("dInputs", () => bptt.Backward(new float[16], default, default, g, new float[11], default, default));
-        Check.Throws<ArgumentException>("dcFinal", () => bptt.Backward(new float[16], default, new float[3], g, default, default, default));
+        Check.Throws<ArgumentException>("dX", () => bptt.Backward(new float[16], default, default, g, new float[11], default, default));
+        Check.Throws<ArgumentException>("dcT", () => bptt.Backward(new float[16], default, new float[3], g, default, default, default));
     }
 
     /// <summary>

@@ -73,11 +73,14 @@ public sealed class ConcurrencyTests
     {
         // Two layers over one shared Lstm; the unfused route (peepholes and a clip) uses the session's own gate buffers.
         LstmParameters[] cells = [LstmParameters.CreateRandom(Input, Hidden, 603), LstmParameters.CreateRandom(Hidden, Hidden, 604)];
-        LstmOptions options = unfused
-            ? new LstmOptions { Clip = 3f, Peepholes = [Generators.Fill(3 * Hidden, Dist.Unit, 605), Generators.Fill(3 * Hidden, Dist.Unit, 606)] }
-            : LstmOptions.Default;
-        var lstm = new Lstm(cells, options);
-        Assert.Equal(!unfused, lstm.IsFused);
+        if (unfused)
+        {
+            cells = [Peep.With(cells[0], Generators.Fill(3 * Hidden, Dist.Unit, 605)), Peep.With(cells[1], Generators.Fill(3 * Hidden, Dist.Unit, 606))];
+        }
+
+        LstmOptions options = unfused ? new LstmOptions { Clip = 3f } : LstmOptions.Default;
+        var lstm = Lstm.Create(cells, options);
+        Assert.Equal(!unfused, lstm.Engine.IsFused);
         int sessions = unfused ? 256 : 1024;
         const int Steps = 6;
 
@@ -96,9 +99,9 @@ public sealed class ConcurrencyTests
         for (int s = 0; s < sessions; s++)
         {
             Check.BitwiseEqual(alone[s].Outputs, shared[s].Outputs, $"session {s} y over time");
-            Check.BitwiseEqual(alone[s].Session.H, shared[s].Session.H, $"session {s} final h");
-            Check.BitwiseEqual(alone[s].Session.C, shared[s].Session.C, $"session {s} final c");
-            Assert.Equal(Steps, shared[s].Session.Steps);
+            Check.BitwiseEqual(alone[s].Session.HiddenState, shared[s].Session.HiddenState, $"session {s} final h");
+            Check.BitwiseEqual(alone[s].Session.CellState, shared[s].Session.CellState, $"session {s} final c");
+            Assert.Equal(Steps, shared[s].Session.StepCount);
         }
     }
 
@@ -111,7 +114,7 @@ public sealed class ConcurrencyTests
             LstmParameters.CreateRandom(Input, Hidden, 607), LstmParameters.CreateRandom(Input, Hidden, 608),
             LstmParameters.CreateRandom(2 * Hidden, Hidden, 609), LstmParameters.CreateRandom(2 * Hidden, Hidden, 610),
         ];
-        var lstm = new Lstm(cells, new LstmOptions { Direction = LstmDirection.Bidirectional });
+        var lstm = Lstm.Create(cells, new LstmOptions { Direction = LstmDirection.Bidirectional });
         const int Calls = 128;
         float[][] expected = new float[Calls][];
         for (int k = 0; k < Calls; k++)
@@ -235,7 +238,7 @@ public sealed class ConcurrencyTests
         {
             Session = lstm.CreateSession(batch);
             xs = Generators.Fill(steps * batch * Input, Dist.Unit, seed);
-            Session.Reset(Generators.Fill(Session.H.Length, Dist.Unit, seed + 1), Generators.Fill(Session.C.Length, Dist.Unit, seed + 2));
+            Session.Reset(Generators.Fill(Session.HiddenState.Length, Dist.Unit, seed + 1), Generators.Fill(Session.CellState.Length, Dist.Unit, seed + 2));
             Outputs = new float[steps * batch * Hidden];
         }
 

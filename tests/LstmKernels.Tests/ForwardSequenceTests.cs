@@ -176,7 +176,7 @@ public sealed class ForwardSequenceTests
         Check.BitwiseEqual(c0, cT, "T = 0: cT = c0");
 
         cell.ForwardSequence([], [], [], [], [], []);
-        Check.Throws<ArgumentException>("xs", () => cell.ForwardSequence(new float[3], [], [], [], [], []));
+        Check.Throws<ArgumentException>("x", () => cell.ForwardSequence(new float[3], [], [], [], [], []));
     }
 
     [Fact]
@@ -185,12 +185,12 @@ public sealed class ForwardSequenceTests
         var cell = new LstmCell(LstmParameters.CreateRandom(3, 5, 1));
         float[] xs = new float[4 * 2 * 3], h0 = new float[10], c0 = new float[10], ys = new float[4 * 10], hT = new float[10], cT = new float[10];
         Check.Throws<ArgumentException>("h0", () => cell.ForwardSequence(xs, new float[9], c0, ys, hT, cT));
-        Check.Throws<ArgumentException>("xs", () => cell.ForwardSequence(new float[25], h0, c0, ys, hT, cT));
+        Check.Throws<ArgumentException>("x", () => cell.ForwardSequence(new float[25], h0, c0, ys, hT, cT));
         Check.Throws<ArgumentException>("c0", () => cell.ForwardSequence(xs, h0, new float[5], ys, hT, cT));
         Check.Throws<ArgumentException>("c0", () => cell.ForwardSequence(xs, h0, null, ys, hT, cT));
         Check.Throws<ArgumentException>("hT", () => cell.ForwardSequence(xs, h0, c0, ys, new float[11], cT));
         Check.Throws<ArgumentException>("cT", () => cell.ForwardSequence(xs, h0, c0, ys, hT, new float[5]));
-        Check.Throws<ArgumentException>("ys", () => cell.ForwardSequence(xs, h0, c0, new float[30], hT, cT));
+        Check.Throws<ArgumentException>("y", () => cell.ForwardSequence(xs, h0, c0, new float[30], hT, cT));
     }
 
     [Fact]
@@ -199,8 +199,8 @@ public sealed class ForwardSequenceTests
         var cell = new LstmCell(LstmParameters.CreateRandom(3, 5, 1));
         float[] xs = new float[2 * 2 * 3], h0 = new float[10], c0 = new float[10], hT = new float[10], cT = new float[10];
         float[] big = new float[100];
-        Check.Throws<ArgumentException>("ys", () => cell.ForwardSequence(xs, h0, c0, big.AsSpan(0, 20), big.AsSpan(15, 10), cT));
-        Check.Throws<ArgumentException>("ys", () => cell.ForwardSequence(big.AsSpan(0, 12), h0, c0, big.AsSpan(10, 20), hT, cT));
+        Check.Throws<ArgumentException>("y", () => cell.ForwardSequence(xs, h0, c0, big.AsSpan(0, 20), big.AsSpan(15, 10), cT));
+        Check.Throws<ArgumentException>("y", () => cell.ForwardSequence(big.AsSpan(0, 12), h0, c0, big.AsSpan(10, 20), hT, cT));
         Check.Throws<ArgumentException>("hT", () => cell.ForwardSequence(xs, big.AsSpan(0, 10), c0, [], big.AsSpan(1, 10), cT));
         Check.Throws<ArgumentException>("hT", () => cell.ForwardSequence(xs, h0, c0, [], big.AsSpan(0, 10), big.AsSpan(5, 10)));
         Check.Throws<ArgumentException>("cT", () => cell.ForwardSequence(xs, h0, big.AsSpan(0, 10), [], hT, big.AsSpan(2, 10)));

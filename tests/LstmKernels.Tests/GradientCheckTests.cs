@@ -100,7 +100,7 @@ public sealed class GradientCheckTests
         Check.Throws<ArgumentException>("dx", () => cell.Backward(x, s, s, s, s, g, new double[1], s, s));
         Check.Throws<ArgumentException>("gradient", () => cell.Backward(x, s, s, s, s, new ReferenceLstmGradients(3, 3), x, s, s));
         Assert.Throws<ArgumentNullException>(() => cell.Backward(x, s, s, s, s, null!, x, s, s));
-        Check.Throws<ArgumentException>("dOutputs", () => cell.BackwardSequence(new double[4], s, s, new double[5], default, default, g, default, s, s));
+        Check.Throws<ArgumentException>("dY", () => cell.BackwardSequence(new double[4], s, s, new double[5], default, default, g, default, s, s));
     }
 
     private static void CheckAll(DoubleLstm model, double[] values, double[] analytic, string what)

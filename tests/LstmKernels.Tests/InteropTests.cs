@@ -185,7 +185,7 @@ public sealed class InteropTests
     public void PyTorchStateDict_RoundTrip()
     {
         var cells = new[] { LstmParameters.CreateRandom(3, 4, 1), LstmParameters.CreateRandom(3, 4, 2), LstmParameters.CreateRandom(8, 4, 3), LstmParameters.CreateRandom(8, 4, 4) };
-        var lstm = new Lstm(cells, new LstmOptions { Direction = LstmDirection.Bidirectional });
+        var lstm = Lstm.Create(cells, new LstmOptions { Direction = LstmDirection.Bidirectional });
         IReadOnlyList<FloatTensor> tensors = PyTorchStateDict.FromLstm(lstm, "lstm.");
         Assert.Contains(tensors, t => t.Name == "lstm.weight_hh_l1_reverse");
         Lstm back = PyTorchStateDict.CreateLstm(SafetensorsFile.Read(SafetensorsFile.Write(tensors)), "lstm.");
@@ -215,7 +215,7 @@ public sealed class InteropTests
             ProjectedLstmParameters.CreateRandom(I, H, P, 1), ProjectedLstmParameters.CreateRandom(I, H, P, 2),
             ProjectedLstmParameters.CreateRandom(2 * P, H, P, 3), ProjectedLstmParameters.CreateRandom(2 * P, H, P, 4),
         };
-        var lstm = new Lstm(cells, new LstmOptions { Direction = LstmDirection.Bidirectional, BatchFirst = true });
+        var lstm = Lstm.CreateProjected(cells, new LstmOptions { Direction = LstmDirection.Bidirectional, BatchFirst = true });
         IReadOnlyList<FloatTensor> tensors = PyTorchStateDict.FromLstm(lstm, "lstm.");
         Assert.Equal(
             ["lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0", "lstm.weight_hr_l0",

@@ -57,9 +57,9 @@ public sealed class LstmLayerTests
     {
         t = t with { Peepholes = false, Clip = null, InputForget = false, Gate = LstmActivation.Sigmoid, Cell = LstmActivation.Tanh, Hidden2 = LstmActivation.Tanh };
         (Lstm lstm, _, Inputs data) = Build(t);
-        Assert.True(lstm.IsFused);
-        var unfused = new Lstm(Cells(lstm), lstm.Options with { Clip = 1e30f });
-        Assert.False(unfused.IsFused);
+        Assert.True(lstm.Engine.IsFused);
+        var unfused = Lstm.Create(Cells(lstm), lstm.Options with { Clip = 1e30f });
+        Assert.False(unfused.Engine.IsFused);
         Compare(Run(unfused.Forward, t, data, lstm.OutputSize), Run(lstm.Forward, t, data, lstm.OutputSize), t.Steps, t.Layers, t.ToString());
     }
 
@@ -74,7 +74,7 @@ public sealed class LstmLayerTests
                 const int I = 5, H = 7, B = 4, T = 6;
                 var options = new LstmOptions { Direction = direction, Clip = plain ? null : 2f };
                 int d = options.Directions;
-                var lstm = new Lstm(Enumerable.Range(0, 2 * d).Select(k => LstmParameters.CreateRandom(k < d ? I : d * H, H, k)).ToArray(), options);
+                var lstm = Lstm.Create(Enumerable.Range(0, 2 * d).Select(k => LstmParameters.CreateRandom(k < d ? I : d * H, H, k)).ToArray(), options);
                 float[] x = Generators.Fill(T * B * I, Dist.Unit, 1);
                 int[] lengths = [6, 0, 3, 1];
                 float[] y = new float[T * B * d * H], hT = new float[2 * d * B * H], cT = new float[2 * d * B * H];
@@ -122,7 +122,7 @@ public sealed class LstmLayerTests
     {
         foreach (float? clip in (float?[])[null, 1f])
         {
-            var lstm = new Lstm([LstmParameters.CreateRandom(3, 5, 1), LstmParameters.CreateRandom(3, 5, 2)], new LstmOptions { Direction = LstmDirection.Bidirectional, Clip = clip });
+            var lstm = Lstm.Create([LstmParameters.CreateRandom(3, 5, 1), LstmParameters.CreateRandom(3, 5, 2)], new LstmOptions { Direction = LstmDirection.Bidirectional, Clip = clip });
             float[] x = Generators.Fill(4 * 2 * 3, Dist.Unit, 3);
             float[] h0 = Generators.Fill(2 * 2 * 5, Dist.Unit, 4), c0 = Generators.Fill(2 * 2 * 5, Dist.Unit, 5);
             float[] hSep = new float[h0.Length], cSep = new float[c0.Length], y1 = new float[4 * 2 * 10], y2 = new float[y1.Length];
@@ -139,15 +139,18 @@ public sealed class LstmLayerTests
     public void Lstm_Throws()
     {
         LstmParameters p = LstmParameters.CreateRandom(3, 4, 1);
-        var lstm = new Lstm([p]);
+        var lstm = Lstm.Create([p]);
         float[] x = new float[2 * 3 * 2], s = new float[8], y = new float[2 * 2 * 4];
-        Check.Throws<ArgumentNullException>("cells", () => _ = new Lstm((IReadOnlyList<LstmParameters>)null!));
-        Check.Throws<ArgumentException>("cells", () => _ = new Lstm(Array.Empty<LstmParameters>()));
-        Check.Throws<ArgumentException>("cells", () => _ = new Lstm([p], new LstmOptions { Direction = LstmDirection.Bidirectional }));
-        Check.Throws<ArgumentException>("cells", () => _ = new Lstm([p, p]));
-        Check.Throws<ArgumentException>("options", () => _ = new Lstm([p], new LstmOptions { Clip = -1 }));
-        Check.Throws<ArgumentException>("options", () => _ = new Lstm([p], new LstmOptions { Clip = float.NaN }));
-        Check.Throws<ArgumentException>("options", () => _ = new Lstm([p], new LstmOptions { Peepholes = [new float[11]] }));
+        Check.Throws<ArgumentNullException>("cells", () => _ = Lstm.Create((IReadOnlyList<LstmParameters>)null!));
+        Check.Throws<ArgumentException>("cells", () => _ = Lstm.Create(Array.Empty<LstmParameters>()));
+        Check.Throws<ArgumentException>("cells", () => _ = Lstm.Create([p], new LstmOptions { Direction = LstmDirection.Bidirectional }));
+        Check.Throws<ArgumentException>("cells", () => _ = Lstm.Create([p, p]));
+        Check.Throws<ArgumentException>("options", () => _ = Lstm.Create([p], new LstmOptions { Clip = -1 }));
+        Check.Throws<ArgumentException>("options", () => _ = Lstm.Create([p], new LstmOptions { Clip = float.NaN }));
+        LstmParameters nanPeepholes = Peep.With(p, new float[12]);
+        nanPeepholes.Peepholes[3] = float.NaN;
+        Check.Throws<ArgumentException>("cells", () => _ = Lstm.Create([nanPeepholes]));
+        Check.Throws<ArgumentException>("parameters", () => _ = new LstmCell(Peep.With(p, new float[12])));
         Check.Throws<ArgumentOutOfRangeException>("batchSize", () => lstm.Forward(-1, x, default, default, y, s, s));
         Check.Throws<ArgumentException>("x", () => lstm.Forward(2, new float[7], default, default, default, default, default));
         Check.Throws<ArgumentException>("h0", () => lstm.Forward(2, x, new float[7], default, y, default, default));
@@ -159,7 +162,7 @@ public sealed class LstmLayerTests
         Check.Throws<ArgumentException>("y", () => lstm.Forward(2, x, big.AsSpan(0, 8), default, big.AsSpan(4, 16), default, default));
         Check.Throws<ArgumentException>("hT", () => lstm.Forward(2, x, big.AsSpan(0, 8), default, default, big.AsSpan(1, 8), default));
         Check.Throws<ArgumentOutOfRangeException>("layer", () => lstm.GetParameters(1, 0));
-        Check.Throws<ArgumentOutOfRangeException>("direction", () => lstm.GetPeepholes(0, 1));
+        Check.Throws<ArgumentOutOfRangeException>("direction", () => lstm.GetParameters(0, 1));
     }
 
     /// <summary>After warm-up, Forward allocates nothing, on the fused and the unfused route.</summary>
@@ -168,7 +171,7 @@ public sealed class LstmLayerTests
     {
         foreach (LstmOptions options in (LstmOptions[])[new() { Direction = LstmDirection.Bidirectional }, new() { Direction = LstmDirection.Bidirectional, BatchFirst = true, Clip = 3, InputForget = true }])
         {
-            var lstm = new Lstm([LstmParameters.CreateRandom(6, 9, 1), LstmParameters.CreateRandom(6, 9, 2), LstmParameters.CreateRandom(18, 9, 3), LstmParameters.CreateRandom(18, 9, 4)], options);
+            var lstm = Lstm.Create([LstmParameters.CreateRandom(6, 9, 1), LstmParameters.CreateRandom(6, 9, 2), LstmParameters.CreateRandom(18, 9, 3), LstmParameters.CreateRandom(18, 9, 4)], options);
             float[] x = Generators.Fill(5 * 3 * 6, Dist.Unit, 1), y = new float[5 * 3 * 18], h = new float[4 * 3 * 9], c = new float[4 * 3 * 9];
             int[] lengths = [5, 2, 4];
             long bytes = Allocation.Measure(() => lstm.Forward(3, x, h, c, y, h, c, lengths), warmUp: 50, iterations: 300);
@@ -185,9 +188,13 @@ public sealed class LstmLayerTests
     public void LstmSession_MatchesForward(bool options)
     {
         const int I = 5, H = 17, B = 3, T = 6;
-        var lstm = new Lstm(
-            [LstmParameters.CreateRandom(I, H, 1), LstmParameters.CreateRandom(H, H, 2)],
-            options ? new LstmOptions { Peepholes = [Generators.Fill(3 * H, Dist.Unit, 7), Generators.Fill(3 * H, Dist.Unit, 8)], Clip = 2, InputForget = true } : null);
+        LstmParameters[] cells = [LstmParameters.CreateRandom(I, H, 1), LstmParameters.CreateRandom(H, H, 2)];
+        if (options)
+        {
+            cells = [Peep.With(cells[0], Generators.Fill(3 * H, Dist.Unit, 7)), Peep.With(cells[1], Generators.Fill(3 * H, Dist.Unit, 8))];
+        }
+
+        var lstm = Lstm.Create(cells, options ? new LstmOptions { Clip = 2, InputForget = true } : null);
         float[] x = Generators.Fill(T * B * I, Dist.Unit, 3);
         float[] y = new float[T * B * H], hT = new float[2 * B * H], cT = new float[2 * B * H];
         lstm.Forward(B, x, default, default, y, hT, cT);
@@ -211,23 +218,23 @@ public sealed class LstmLayerTests
                 }
             }
 
-            Assert.Equal(T, session.Steps);
+            Assert.Equal(T, session.StepCount);
             for (int k = 0; k < hT.Length; k++)
             {
-                Check.Near(hT[k], session.H[k], Tolerances.Layer(T, 2, 1), "session h", k);
-                Check.Near(cT[k], session.C[k], Tolerances.Layer(T, 2, cT[k]), "session c", k);
+                Check.Near(hT[k], session.HiddenState[k], Tolerances.Layer(T, 2, 1), "session h", k);
+                Check.Near(cT[k], session.CellState[k], Tolerances.Layer(T, 2, cT[k]), "session c", k);
             }
 
             session.Reset();
-            Assert.True(session.H.IndexOfAnyExcept(0f) < 0);
+            Assert.True(session.HiddenState.IndexOfAnyExcept(0f) < 0);
         }
     }
 
     [Fact]
     public void LstmSession_DoesNotAllocate_AndSessionsAreIndependentAcrossThreads()
     {
-        var lstm = new Lstm([LstmParameters.CreateRandom(8, 16, 1)]);
-        var clipped = new Lstm([LstmParameters.CreateRandom(8, 16, 1)], new LstmOptions { Clip = 5 });
+        var lstm = Lstm.Create([LstmParameters.CreateRandom(8, 16, 1)]);
+        var clipped = Lstm.Create([LstmParameters.CreateRandom(8, 16, 1)], new LstmOptions { Clip = 5 });
         foreach (Lstm l in (Lstm[])[lstm, clipped])
         {
             LstmSession s = l.CreateSession();
@@ -243,7 +250,7 @@ public sealed class LstmLayerTests
             alone.Step(xs.AsSpan(t * 8, 8), default);
         }
 
-        float[] expected = alone.H.ToArray();
+        float[] expected = alone.HiddenState.ToArray();
         Parallel.For(0, 16, _ =>
         {
             LstmSession s = lstm.CreateSession();
@@ -252,7 +259,7 @@ public sealed class LstmLayerTests
                 s.Step(xs.AsSpan(t * 8, 8), default);
             }
 
-            Check.BitwiseEqual(expected, s.H, "thread session h");
+            Check.BitwiseEqual(expected, s.HiddenState, "thread session h");
         });
     }
 
@@ -260,10 +267,10 @@ public sealed class LstmLayerTests
     public void LstmSession_Throws()
     {
         var p = LstmParameters.CreateRandom(3, 4, 1);
-        Assert.Throws<NotSupportedException>(() => new Lstm([p], new LstmOptions { Direction = LstmDirection.Reverse }).CreateSession());
-        Assert.Throws<NotSupportedException>(() => new Lstm([p, p], new LstmOptions { Direction = LstmDirection.Bidirectional }).CreateSession());
-        Check.Throws<ArgumentOutOfRangeException>("batchSize", () => new Lstm([p]).CreateSession(0));
-        LstmSession s = new Lstm([p]).CreateSession(2);
+        Assert.Throws<NotSupportedException>(() => Lstm.Create([p], new LstmOptions { Direction = LstmDirection.Reverse }).CreateSession());
+        Assert.Throws<NotSupportedException>(() => Lstm.Create([p, p], new LstmOptions { Direction = LstmDirection.Bidirectional }).CreateSession());
+        Check.Throws<ArgumentOutOfRangeException>("batchSize", () => Lstm.Create([p]).CreateSession(0));
+        LstmSession s = Lstm.Create([p]).CreateSession(2);
         Check.Throws<ArgumentException>("x", () => s.Step(new float[3], default));
         Check.Throws<ArgumentException>("y", () => s.Step(new float[6], new float[3]));
         Check.Throws<ArgumentException>("h0", () => s.Reset(new float[3], new float[8]));
@@ -325,13 +332,16 @@ public sealed class LstmLayerTests
         {
             cells[k] = LstmParameters.CreateRandom(k < d ? t.Input : d * t.Hidden, t.Hidden, t.Seed + k);
             peepholes[k] = Generators.Fill(3 * t.Hidden, Dist.Unit, t.Seed - k);
+            if (t.Peepholes)
+            {
+                cells[k] = Peep.With(cells[k], peepholes[k]);
+            }
         }
 
         var options = new LstmOptions
         {
             Direction = t.Direction,
             BatchFirst = t.BatchFirst,
-            Peepholes = t.Peepholes ? peepholes : null,
             Clip = t.Clip,
             InputForget = t.InputForget,
             GateActivation = t.Gate,
@@ -348,7 +358,7 @@ public sealed class LstmLayerTests
             t.Initial ? Generators.Fill(states, Dist.Unit, t.Seed + 101) : [],
             t.Initial ? Generators.Fill(states, Dist.Unit, t.Seed + 102) : [],
             lengths);
-        return (new Lstm(cells, options), new ReferenceLstm(cells, options), data);
+        return (Lstm.Create(cells, options), new ReferenceLstm(cells, options), data);
     }
 
     private static LstmParameters[] Cells(Lstm lstm)

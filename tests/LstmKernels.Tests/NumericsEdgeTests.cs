@@ -147,7 +147,7 @@ public sealed class NumericsEdgeTests
     public void Lstm_100kSteps_FiniteAndBounded()
     {
         const int Steps = 100_000;
-        var lstm = new Lstm([LstmParameters.CreateRandom(3, 8, 741), LstmParameters.CreateRandom(8, 8, 742)]);
+        var lstm = Lstm.Create([LstmParameters.CreateRandom(3, 8, 741), LstmParameters.CreateRandom(8, 8, 742)]);
         float[] x = EdgeMix(Steps * 3, seed: 743);
         float[] y = new float[Steps * 8], hT = new float[16], cT = new float[16];
         lstm.Forward(1, x, default, default, y, hT, cT);
@@ -255,7 +255,7 @@ public sealed class NumericsEdgeTests
         const int I = 5, H = 19, B = 3, T = 6, NanStep = 2, NanRow = 1;
         LstmParameters[] cells = [LstmParameters.CreateRandom(I, H, 781), LstmParameters.CreateRandom(H, H, 782)];
         LstmOptions options = unfused ? new LstmOptions { Clip = 5f } : LstmOptions.Default;
-        var lstm = new Lstm(cells, options);
+        var lstm = Lstm.Create(cells, options);
         float[] x = Generators.Fill(T * B * I, Dist.Unit, 783);
         float[] clean = new float[T * B * H], poisoned = new float[T * B * H];
         lstm.Forward(B, x, default, default, clean, default, default);
@@ -307,7 +307,7 @@ public sealed class NumericsEdgeTests
         float[] s0 = new float[g0.Length];
         Kernels.Sigmoid(g0, s0);
         float[] y0 = new float[4 * Batch * Hidden];
-        var lstm = new Lstm([p]);
+        var lstm = Lstm.Create([p]);
         lstm.Forward(Batch, [.. x, .. x, .. x, .. x], default, default, y0, default, default);
 
         for (int offset = 0; offset < 16; offset++)

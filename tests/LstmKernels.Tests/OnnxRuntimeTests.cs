@@ -131,7 +131,7 @@ public sealed class OnnxRuntimeTests
         // Ours, in the generated layout.
         bool layout1 = c.Layout == 1;
         Lstm lstm = OnnxLayout.CreateLstm(h, w, r, bias, p, new LstmOptions { Direction = c.Direction, BatchFirst = layout1, Clip = c.Clip, InputForget = c.InputForget });
-        Assert.Equal(!c.Peepholes && c.Clip is null && !c.InputForget, lstm.IsFused);
+        Assert.Equal(!c.Peepholes && c.Clip is null && !c.InputForget, lstm.Engine.IsFused);
         float[] xs = layout1 ? ConformanceTests.OnnxCase.Swap01(x, t, b, i) : x;
         float[] y = new float[t * b * d * h], hT = new float[d * b * h], cT = new float[d * b * h];
         lstm.Forward(b, xs, h0, c0, y, hT, cT, lengths);

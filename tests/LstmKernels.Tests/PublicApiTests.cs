@@ -120,7 +120,8 @@ internal static class PublicApi
                 string? line = MemberLine(type, member, nullability);
                 if (line is not null)
                 {
-                    members.Add(owner + line);
+                    // Deprecations are part of the surface: a forwarder shows as such until it is removed.
+                    members.Add(owner + (member.IsDefined(typeof(ObsoleteAttribute), inherit: false) ? "[Obsolete] " : "") + line);
                 }
             }
 

@@ -51,6 +51,21 @@ internal sealed class Guarded
 }
 
 /// <summary>Assertions shared by the test classes.</summary>
+/// <summary>Peepholes as users give them: with the weights (public API only).</summary>
+internal static class Peep
+{
+    /// <summary>A copy of <paramref name="p"/> with the peepholes <c>[P_i | P_f | P_o]</c> <paramref name="values"/>.</summary>
+    public static LstmParameters With(LstmParameters p, ReadOnlySpan<float> values)
+    {
+        var q = new LstmParameters(p.InputSize, p.HiddenSize, peepholes: true);
+        p.WeightIh.CopyTo(q.WeightIh);
+        p.WeightHh.CopyTo(q.WeightHh);
+        p.Bias.CopyTo(q.Bias);
+        values.CopyTo(q.Peepholes);
+        return q;
+    }
+}
+
 internal static class Check
 {
     /// <summary>Fails with index, values and bound when |got − expected| exceeds bound (NaN in got fails).</summary>

@@ -40,6 +40,7 @@ public sealed partial class LstmCell
     /// <param name="precision">How the packed weights are stored; arithmetic is float32 either way.</param>
     /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="precision"/> is not a defined value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="parameters"/> has peepholes (the fused cell has none; run them in an <see cref="Lstm"/>).</exception>
     public LstmCell(LstmParameters parameters, WeightPrecision precision)
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -48,6 +49,7 @@ public sealed partial class LstmCell
             ThrowHelper.OutOfRange(nameof(precision), precision, "is not a defined WeightPrecision");
         }
 
+        parameters.ThrowIfPeepholes(nameof(parameters), "the fused LstmCell");
         packed = new PackedWeights(parameters, precision, nameof(parameters));
     }
 
@@ -174,10 +176,10 @@ public sealed partial class LstmCell
     /// for Wₕₕ. With <see cref="StepThreads"/> = 2, each step is split by panels between two threads (weights of 2 MiB
     /// and more), or the projection runs on the second thread, a chunk ahead.
     /// </summary>
-    /// <param name="xs">Inputs <c>[T, B, I]</c>; T = <c>xs.Length / (B·I)</c>.</param>
+    /// <param name="x">Inputs <c>[T, B, I]</c>; T = <c>x.Length / (B·I)</c>.</param>
     /// <param name="h0">Initial hidden state <c>[B, H]</c>; its length sets B.</param>
     /// <param name="c0">Initial cell state <c>[B, H]</c>.</param>
-    /// <param name="ys">Every hidden state <c>[T, B, H]</c> (<c>ys[t]</c> = h after step t), or empty to keep only the last.</param>
+    /// <param name="y">Every hidden state <c>[T, B, H]</c> (<c>y[t]</c> = h after step t), or empty to keep only the last.</param>
     /// <param name="hT">Final hidden state <c>[B, H]</c>; may be the same memory as <paramref name="h0"/>.</param>
     /// <param name="cT">Final cell state <c>[B, H]</c>; may be the same memory as <paramref name="c0"/>.</param>
     /// <remarks>
@@ -186,11 +188,11 @@ public sealed partial class LstmCell
     /// first call on a thread with the largest shape; thread-safe like <see cref="Forward"/>.
     /// </remarks>
     /// <exception cref="ArgumentException">
-    /// <paramref name="h0"/> is not a whole number of rows of H, <paramref name="xs"/> not a whole number of steps
+    /// <paramref name="h0"/> is not a whole number of rows of H, <paramref name="x"/> not a whole number of steps
     /// of <c>[B, I]</c>, another length does not fit, or an output overlaps an input other than by the exact aliasing
     /// above.
     /// </exception>
-    public void ForwardSequence(ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> ys, Span<float> hT, Span<float> cT)
+    public void ForwardSequence(ReadOnlySpan<float> x, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> y, Span<float> hT, Span<float> cT)
     {
         int input = packed.Input;
         int hidden = packed.Hidden;
@@ -201,34 +203,34 @@ public sealed partial class LstmCell
 
         int batch = h0.Length / hidden;
         long step = (long)batch * input;
-        if (batch == 0 ? xs.Length != 0 : xs.Length % step != 0)
+        if (batch == 0 ? x.Length != 0 : x.Length % step != 0)
         {
-            ThrowHelper.NotMultiple(nameof(xs), xs.Length, step, "steps of [B, I] with B = h0.Length / HiddenSize");
+            ThrowHelper.NotMultiple(nameof(x), x.Length, step, "steps of [B, I] with B = h0.Length / HiddenSize");
         }
 
-        int steps = batch == 0 ? 0 : (int)(xs.Length / step);
+        int steps = batch == 0 ? 0 : (int)(x.Length / step);
         int states = batch * hidden;
         ThrowHelper.CheckLength(c0.Length, states, nameof(c0), "[B, H] with B = h0.Length / HiddenSize");
         ThrowHelper.CheckLength(hT.Length, states, nameof(hT), "[B, H] with B = h0.Length / HiddenSize");
         ThrowHelper.CheckLength(cT.Length, states, nameof(cT), "[B, H] with B = h0.Length / HiddenSize");
-        if (!ys.IsEmpty)
+        if (!y.IsEmpty)
         {
-            ThrowHelper.CheckLength(ys.Length, (long)steps * states, nameof(ys), "[T, B, H], or empty");
+            ThrowHelper.CheckLength(y.Length, (long)steps * states, nameof(y), "[T, B, H], or empty");
         }
 
-        Aliasing.Disjoint(ys, xs, nameof(ys), nameof(xs));
-        Aliasing.Disjoint(ys, h0, nameof(ys), nameof(h0));
-        Aliasing.Disjoint(ys, c0, nameof(ys), nameof(c0));
-        Aliasing.Disjoint(ys, hT, nameof(ys), nameof(hT));
-        Aliasing.Disjoint(ys, cT, nameof(ys), nameof(cT));
+        Aliasing.Disjoint(y, x, nameof(y), nameof(x));
+        Aliasing.Disjoint(y, h0, nameof(y), nameof(h0));
+        Aliasing.Disjoint(y, c0, nameof(y), nameof(c0));
+        Aliasing.Disjoint(y, hT, nameof(y), nameof(hT));
+        Aliasing.Disjoint(y, cT, nameof(y), nameof(cT));
         Aliasing.AllowExactOnly(hT, h0, nameof(hT), nameof(h0));
-        Aliasing.Disjoint(hT, xs, nameof(hT), nameof(xs));
+        Aliasing.Disjoint(hT, x, nameof(hT), nameof(x));
         Aliasing.Disjoint(hT, c0, nameof(hT), nameof(c0));
         Aliasing.Disjoint(hT, cT, nameof(hT), nameof(cT));
         Aliasing.AllowExactOnly(cT, c0, nameof(cT), nameof(c0));
-        Aliasing.Disjoint(cT, xs, nameof(cT), nameof(xs));
+        Aliasing.Disjoint(cT, x, nameof(cT), nameof(x));
         Aliasing.Disjoint(cT, h0, nameof(cT), nameof(h0));
 
-        SequenceCore(batch, SequenceInput.TimeMajor(xs, steps, batch, input), h0, c0, SequenceOutput.TimeMajor(ys, steps, batch, hidden), hT, cT);
+        SequenceCore(batch, SequenceInput.TimeMajor(x, steps, batch, input), h0, c0, SequenceOutput.TimeMajor(y, steps, batch, hidden), hT, cT);
     }
 }

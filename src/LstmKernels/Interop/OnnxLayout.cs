@@ -7,7 +7,7 @@ namespace LstmKernels.Interop;
 /// <c>R [D, 4H, H]</c>, <c>B [D, 8H]</c>; peepholes <c>P [D, 3H]</c> as <c>[P_i | P_o | P_f]</c>.
 /// </summary>
 /// <remarks>
-/// Weights convert per direction with <see cref="LstmParameters.FromOnnx"/> / <see cref="LstmParameters.ToOnnx"/>;
+/// Weights convert per direction with <c>LstmParameters.FromOnnx</c> / <c>LstmParameters.ToOnnx</c>;
 /// a whole one-layer ONNX node converts with <see cref="CreateLstm"/>. Our peephole order is <c>[P_i | P_f | P_o]</c>.
 /// </remarks>
 public static class OnnxLayout
@@ -43,7 +43,9 @@ public static class OnnxLayout
         options ??= LstmOptions.Default;
         ThrowHelper.CheckSize(hiddenSize, nameof(hiddenSize));
 
+#pragma warning disable CS0618 // The obsolete options.Peepholes is refused here: ONNX's P is the one place for them.
         if (options.Peepholes is not null)
+#pragma warning restore CS0618
         {
             ThrowHelper.Argument(nameof(options), "'options.Peepholes' must be null; the peepholes come from 'p'.");
         }
@@ -68,20 +70,14 @@ public static class OnnxLayout
         }
 
         var cells = new LstmParameters[dirs];
-        float[][]? peepholes = p.IsEmpty ? null : new float[dirs][];
         int wd = (int)perDir * input, rd = (int)perDir * hiddenSize, bd = 2 * (int)perDir, pd = 3 * hiddenSize;
         for (int d = 0; d < dirs; d++)
         {
             cells[d] = LstmParameters.FromOnnx(
-                input, hiddenSize, w.Slice(d * wd, wd), r.Slice(d * rd, rd), b.IsEmpty ? default : b.Slice(d * bd, bd));
-            if (peepholes is not null)
-            {
-                peepholes[d] = new float[pd];
-                PeepholesFromOnnx(p.Slice(d * pd, pd), peepholes[d]);
-            }
+                input, hiddenSize, w.Slice(d * wd, wd), r.Slice(d * rd, rd), b.IsEmpty ? default : b.Slice(d * bd, bd), p.IsEmpty ? default : p.Slice(d * pd, pd));
         }
 
-        return new Lstm(cells, options with { Peepholes = peepholes });
+        return Lstm.Create(cells, options);
     }
 
     private static void SwapLastTwo(ReadOnlySpan<float> source, Span<float> destination, string sourceName, string destinationName)

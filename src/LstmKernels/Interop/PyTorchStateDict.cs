@@ -64,7 +64,7 @@ public static class PyTorchStateDict
 
         try
         {
-            return new Lstm(cells, options);
+            return Lstm.Create(cells, options);
         }
         catch (ArgumentException e)
         {
@@ -84,7 +84,7 @@ public static class PyTorchStateDict
     {
         ArgumentNullException.ThrowIfNull(lstm);
         ArgumentNullException.ThrowIfNull(prefix);
-        if (!lstm.Options.IsPlain)
+        if (!lstm.Options.IsPlain || lstm.Engine.HasPeepholes)
         {
             Internal.ThrowHelper.Argument(nameof(lstm), "'lstm' has options (peepholes, clip, input_forget or activations) that nn.LSTM does not have.");
         }
@@ -161,7 +161,7 @@ public static class PyTorchStateDict
 
         try
         {
-            return new Lstm(cells, options);
+            return Lstm.CreateProjected(cells, options);
         }
         catch (ArgumentException e)
         {

@@ -21,7 +21,9 @@ internal sealed partial class LayerEngine
     public LayerEngine(LayerSpec spec)
     {
         Shape = spec.Shape;
-        peepholes = spec.Peepholes;
+
+        // Plain cells carry their own peepholes; only cells with projections take them from the spec.
+        peepholes = spec.Projected is not null ? spec.Peepholes : new float[]?[spec.Peepholes.Length];
         zeroBias = new float[4 * Shape.HiddenSize];
         zeroProjectionBias = new float[Shape.ProjectionSize];
         if (spec.IsPlain)
@@ -45,6 +47,9 @@ internal sealed partial class LayerEngine
 
     public bool IsFused => fused is not null;
 
+    /// <summary>Whether any cell has peepholes.</summary>
+    public bool HasPeepholes => Array.Exists(peepholes, p => p is not null) || (cells is not null && Array.Exists(cells, c => c.HasPeepholes));
+
     /// <summary>Bytes of weights this engine holds (packed cells, or the parameters and peepholes of the unfused route).</summary>
     public long WeightBytes
     {
@@ -56,7 +61,7 @@ internal sealed partial class LayerEngine
                 bytes += fused is not null ? fused[k].PackedBytes
                     : cells is not null ? sizeof(float) * (long)(cells[k].WeightIh.Length + cells[k].WeightHh.Length + cells[k].Bias.Length)
                     : sizeof(float) * (long)(projected![k].WeightIh.Length + projected[k].WeightHh.Length + projected[k].Bias.Length + projected[k].WeightHr.Length);
-                bytes += sizeof(float) * (long)(peepholes[k]?.Length ?? 0);
+                bytes += sizeof(float) * (long)((peepholes[k]?.Length ?? 0) + (cells?[k].Peepholes.Length ?? 0));
             }
 
             return bytes;
@@ -68,7 +73,8 @@ internal sealed partial class LayerEngine
 
     public ProjectedLstmParameters? GetProjectedParameters(int index) => projected?[index].Clone();
 
-    public float[]? GetPeepholes(int index) => (float[]?)peepholes[index]?.Clone();
+    public float[]? GetPeepholes(int index) =>
+        cells is not null ? (cells[index].HasPeepholes ? cells[index].Peepholes.ToArray() : null) : (float[]?)peepholes[index]?.Clone();
 
     /// <summary>The packed cell of <paramref name="index"/> on the fused route, else null.</summary>
     public LstmCell? FusedCell(int index) => fused?[index];
@@ -113,6 +119,6 @@ internal sealed partial class LayerEngine
         }
 
         LstmParameters c = cells![index];
-        return new UnfusedWeights(c.WeightIh, c.WeightHh, c.Bias, default, p);
+        return new UnfusedWeights(c.WeightIh, c.WeightHh, c.Bias, default, c.Peepholes);
     }
 }

@@ -162,6 +162,9 @@ internal sealed class LayerSpec
         CheckCellList(cells, directions);
         int hidden = cells[0].HiddenSize;
         int input = cells[0].InputSize;
+        // Peepholes travel with the weights (LstmParameters.Peepholes); the obsolete LstmOptions.Peepholes still works
+        // for one release and is folded into the copies, so GetParameters returns them either way.
+        float[]?[] peepholes = CheckOptions(options, cells.Count, hidden);
         var copies = new LstmParameters[cells.Count];
         for (int k = 0; k < cells.Count; k++)
         {
@@ -172,10 +175,27 @@ internal sealed class LayerSpec
                 ThrowHelper.Argument(nameof(cells), SequenceThrow.CellShape(k, p.InputSize, p.HiddenSize, expectedInput, hidden));
             }
 
-            copies[k] = p.Clone();
+            if (p.HasPeepholes)
+            {
+                if (peepholes[k] is not null)
+                {
+                    ThrowHelper.Argument(nameof(options), SequenceThrow.PeepholesTwice(k));
+                }
+
+                if (!AllFinite(p.Peepholes))
+                {
+                    ThrowHelper.Argument(nameof(cells), SequenceThrow.PeepholeValues(k));
+                }
+
+                peepholes[k] = p.Peepholes.ToArray();
+                copies[k] = p.Clone();
+            }
+            else
+            {
+                copies[k] = peepholes[k] is { } given ? p.CloneWithPeepholes(given) : p.Clone();
+            }
         }
 
-        float[]?[] peepholes = CheckOptions(options, cells.Count, hidden);
         return new LayerSpec(new LayerShape(options, cells.Count, input, hidden, 0), copies, null, peepholes);
     }
 
@@ -233,7 +253,9 @@ internal sealed class LayerSpec
         }
 
         var copies = new float[]?[count];
+#pragma warning disable CS0618 // The obsolete option is honoured for one release.
         if (options.Peepholes is not { } given)
+#pragma warning restore CS0618
         {
             return copies;
         }
@@ -292,6 +314,11 @@ internal static class SequenceThrow
 
     public static string PeepholeShape(int index, int length, int hidden) =>
         $"'options.Peepholes[{index}]' has length {length} or non-finite values; it must hold 3·H = {3 * hidden} finite values [P_i | P_f | P_o].";
+
+    public static string PeepholesTwice(int index) =>
+        $"'cells[{index}]' has peepholes and 'options.Peepholes' gives them too; give them once, in the parameters (LstmParameters.Peepholes).";
+
+    public static string PeepholeValues(int index) => $"'cells[{index}].Peepholes' holds NaN or ∞; peepholes must be finite.";
 
     public static string BadLength(int row, int length, int steps) =>
         $"'sequenceLengths[{row}]' is {length}; each length must be in 0..T = {steps}.";

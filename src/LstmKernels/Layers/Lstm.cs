@@ -27,23 +27,22 @@ namespace LstmKernels;
 /// takes the unfused route, then <c>h = h_full·W_hrᵀ</c> with <see cref="Kernels.Linear"/> for the whole batch.</para>
 /// <para>Twin: <see cref="Reference.ReferenceLstm"/>, the same equations in double with plain loops.</para>
 /// </remarks>
-public sealed class Lstm
+public sealed partial class Lstm
 {
     private readonly LayerEngine engine;
     private readonly LayerShape shape;
 
-    /// <summary>Builds the LSTM from one set of cell weights per layer and direction.</summary>
+    /// <summary>Builds an LSTM from one set of cell weights per layer and direction.</summary>
     /// <param name="cells">
     /// Weights of each layer and direction, index <c>layer·D + direction</c> (D = 2 for bidirectional, direction 1 the
     /// reverse one); copied. All have the same H; layer 0 has input size I, later layers D·H.
     /// </param>
     /// <param name="options">Direction, layout and ONNX options; null for <see cref="LstmOptions.Default"/>.</param>
+    /// <returns>The LSTM. With default options and no peepholes every cell is packed for the fused step and the LSTM keeps
+    /// only the packed copy; otherwise it keeps the parameters (see <see cref="WeightBytes"/>).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="cells"/> or one of its elements is null.</exception>
     /// <exception cref="ArgumentException">The cells do not form L whole layers of D directions with matching sizes, or an option is invalid.</exception>
-    public Lstm(IReadOnlyList<LstmParameters> cells, LstmOptions? options = null)
-        : this(LayerSpec.Create(cells, options))
-    {
-    }
+    public static Lstm Create(IReadOnlyList<LstmParameters> cells, LstmOptions? options = null) => new(LayerSpec.Create(cells, options));
 
     /// <summary>Builds an LSTM with projections (PyTorch's <c>proj_size</c>) from one set of weights per layer and direction.</summary>
     /// <param name="cells">
@@ -51,12 +50,10 @@ public sealed class Lstm
     /// has input size I, later layers D·P.
     /// </param>
     /// <param name="options">Direction, layout and ONNX options (they apply to the cell as without projections); null for <see cref="LstmOptions.Default"/>.</param>
+    /// <returns>The LSTM.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="cells"/> or one of its elements is null.</exception>
     /// <exception cref="ArgumentException">The cells do not form L whole layers of D directions with matching sizes, or an option is invalid.</exception>
-    public Lstm(IReadOnlyList<ProjectedLstmParameters> cells, LstmOptions? options = null)
-        : this(LayerSpec.CreateProjected(cells, options))
-    {
-    }
+    public static Lstm CreateProjected(IReadOnlyList<ProjectedLstmParameters> cells, LstmOptions? options = null) => new(LayerSpec.CreateProjected(cells, options));
 
     private Lstm(LayerSpec spec)
     {
@@ -85,10 +82,14 @@ public sealed class Lstm
     /// <summary>The options this LSTM was built with.</summary>
     public LstmOptions Options => shape.Options;
 
-    /// <summary>True when every layer runs on the fused <see cref="LstmCell"/> (default options).</summary>
-    public bool IsFused => engine.IsFused;
+    /// <summary>
+    /// Bytes of weights this LSTM holds: the packed cells on the fused route (<see cref="LstmCell.PackedBytes"/> each,
+    /// about 4·4H·(I + H) bytes per cell in float32), or the parameters (and peepholes) on the unfused one. The weights
+    /// are held once: <see cref="GetParameters"/> reads them back from that copy.
+    /// </summary>
+    public long WeightBytes => engine.WeightBytes;
 
-    /// <summary>A copy of the weights of one layer and direction.</summary>
+    /// <summary>A copy of the weights of one layer and direction, with their peepholes if they have any.</summary>
     /// <param name="layer">0..L−1.</param>
     /// <param name="direction">0..D−1 (1 is the reverse direction of a bidirectional LSTM).</param>
     /// <returns>New parameters with the same values.</returns>
@@ -113,13 +114,6 @@ public sealed class Lstm
         return engine.GetProjectedParameters(index)
             ?? throw new InvalidOperationException("This LSTM has no projections; use GetParameters.");
     }
-
-    /// <summary>A copy of the peepholes <c>[P_i | P_f | P_o]</c> of one layer and direction, or null when there are none.</summary>
-    /// <param name="layer">0..L−1.</param>
-    /// <param name="direction">0..D−1.</param>
-    /// <returns>A new array of 3H, or null.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">An index is out of range.</exception>
-    public float[]? GetPeepholes(int layer, int direction) => engine.GetPeepholes(shape.Index(layer, direction));
 
     /// <summary>Runs whole sequences of a batch through every layer and direction.</summary>
     /// <param name="batchSize">B, the number of sequences (at least 0).</param>

@@ -65,8 +65,10 @@ public sealed record class LstmOptions
     /// <summary>
     /// Peephole weights, one array of <c>3H</c> per layer and direction (index <c>layer·directions + direction</c>), in
     /// the order <c>[P_i | P_f | P_o]</c> (ONNX's <c>P</c> is <c>[P_i | P_o | P_f]</c>; convert with
-    /// <see cref="Interop.OnnxLayout.PeepholesFromOnnx"/>); null (default) for none.
+    /// <see cref="Interop.OnnxLayout.PeepholesFromOnnx"/>); null (default) for none. Obsolete: peepholes are weights
+    /// and travel with them, in <see cref="LstmParameters.Peepholes"/>.
     /// </summary>
+    [Obsolete("Peepholes travel with the weights: create the cells with new LstmParameters(I, H, peepholes: true) or LstmParameters.FromOnnx(..., p) and fill LstmParameters.Peepholes. This option will be removed in the next release.")]
     public IReadOnlyList<float[]>? Peepholes { get; init; }
 
     /// <summary>The gate activation <c>f</c> of ONNX (for i, f, o); default <see cref="LstmActivation.Sigmoid"/>.</summary>
@@ -83,6 +85,8 @@ public sealed record class LstmOptions
 
     /// <summary>True when no option needs the unfused route (the fused cell computes exactly these equations).</summary>
     internal bool IsPlain =>
+#pragma warning disable CS0618 // The obsolete peepholes still count while they exist.
         Peepholes is null && Clip is null && !InputForget
+#pragma warning restore CS0618
         && GateActivation == LstmActivation.Sigmoid && CellActivation == LstmActivation.Tanh && HiddenActivation == LstmActivation.Tanh;
 }

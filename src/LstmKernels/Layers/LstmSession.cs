@@ -49,12 +49,24 @@ public sealed class LstmSession
     public Lstm Lstm => lstm;
 
     /// <summary>The number of steps since creation or the last reset.</summary>
-    public long Steps { get; private set; }
+    public long StepCount { get; private set; }
 
     /// <summary>The hidden states <c>[L, B, H]</c> (<c>[L, B, P]</c> with projections); writable (e.g. to restore a saved state).</summary>
-    public Span<float> H => h;
+    public Span<float> HiddenState => h;
 
     /// <summary>The cell states <c>[L, B, H]</c>; writable.</summary>
+    public Span<float> CellState => c;
+
+    /// <summary>The number of steps; use <see cref="StepCount"/>.</summary>
+    [Obsolete("Use StepCount. This property will be removed in the next release.")]
+    public long Steps => StepCount;
+
+    /// <summary>The hidden states; use <see cref="HiddenState"/>.</summary>
+    [Obsolete("Use HiddenState. This property will be removed in the next release.")]
+    public Span<float> H => h;
+
+    /// <summary>The cell states; use <see cref="CellState"/>.</summary>
+    [Obsolete("Use CellState. This property will be removed in the next release.")]
     public Span<float> C => c;
 
     /// <summary>Sets every state to zero.</summary>
@@ -62,7 +74,7 @@ public sealed class LstmSession
     {
         Array.Clear(h);
         Array.Clear(c);
-        Steps = 0;
+        StepCount = 0;
     }
 
     /// <summary>Sets the states to the given ones.</summary>
@@ -75,7 +87,7 @@ public sealed class LstmSession
         ThrowHelper.CheckLength(c0.Length, c.Length, nameof(c0), "[L, B, H]");
         h0.CopyTo(h);
         c0.CopyTo(c);
-        Steps = 0;
+        StepCount = 0;
     }
 
     /// <summary>One step of every layer for the B rows.</summary>
@@ -107,6 +119,6 @@ public sealed class LstmSession
             input.CopyTo(y);
         }
 
-        Steps++;
+        StepCount++;
     }
 }

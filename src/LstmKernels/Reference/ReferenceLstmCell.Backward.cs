@@ -199,27 +199,27 @@ public sealed partial class ReferenceLstmCell
     /// (<paramref name="h0"/>, <paramref name="c0"/>) keeping every state, then <see cref="Backward"/> from the last
     /// step to the first, chaining ∂L/∂h and ∂L/∂C.
     /// </summary>
-    /// <param name="inputs">The inputs <c>[T, B, I]</c>.</param>
+    /// <param name="x">The x <c>[T, B, I]</c>.</param>
     /// <param name="h0">The initial hidden state <c>[B, H]</c>; its length sets B.</param>
     /// <param name="c0">The initial cell state <c>[B, H]</c>.</param>
-    /// <param name="dOutputs">∂L/∂h_t for every step <c>[T, B, H]</c>.</param>
-    /// <param name="dhFinal">∂L/∂h_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
-    /// <param name="dcFinal">∂L/∂C_T <c>[B, H]</c>, or empty for zero.</param>
+    /// <param name="dY">∂L/∂h_t for every step <c>[T, B, H]</c>.</param>
+    /// <param name="dhT">∂L/∂h_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
+    /// <param name="dcT">∂L/∂C_T <c>[B, H]</c>, or empty for zero.</param>
     /// <param name="gradient">The weight and bias gradients, accumulated (+=).</param>
-    /// <param name="dInputs">∂L/∂x for every step <c>[T, B, I]</c>, written; or empty to skip.</param>
+    /// <param name="dX">∂L/∂x for every step <c>[T, B, I]</c>, written; or empty to skip.</param>
     /// <param name="dh0">∂L/∂h0 <c>[B, H]</c>, written.</param>
     /// <param name="dc0">∂L/∂c0 <c>[B, H]</c>, written.</param>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
     /// <exception cref="ArgumentException">A length does not fit.</exception>
     public void BackwardSequence(
-        ReadOnlySpan<double> inputs,
+        ReadOnlySpan<double> x,
         ReadOnlySpan<double> h0,
         ReadOnlySpan<double> c0,
-        ReadOnlySpan<double> dOutputs,
-        ReadOnlySpan<double> dhFinal,
-        ReadOnlySpan<double> dcFinal,
+        ReadOnlySpan<double> dY,
+        ReadOnlySpan<double> dhT,
+        ReadOnlySpan<double> dcT,
         ReferenceLstmGradients gradient,
-        Span<double> dInputs,
+        Span<double> dX,
         Span<double> dh0,
         Span<double> dc0)
     {
@@ -234,27 +234,27 @@ public sealed partial class ReferenceLstmCell
         int batch = h0.Length / hs;
         int stepInputs = batch * input;
         int states = batch * hs;
-        if (stepInputs == 0 ? inputs.Length != 0 : inputs.Length % stepInputs != 0)
+        if (stepInputs == 0 ? x.Length != 0 : x.Length % stepInputs != 0)
         {
-            ThrowHelper.NotMultiple(nameof(inputs), inputs.Length, stepInputs, "[T, B, I] with B from 'h0'");
+            ThrowHelper.NotMultiple(nameof(x), x.Length, stepInputs, "[T, B, I] with B from 'h0'");
         }
 
-        int steps = stepInputs == 0 ? 0 : inputs.Length / stepInputs;
+        int steps = stepInputs == 0 ? 0 : x.Length / stepInputs;
         ThrowHelper.CheckLength(c0.Length, states, nameof(c0), "[B, H]");
-        ThrowHelper.CheckLength(dOutputs.Length, (long)steps * states, nameof(dOutputs), "[T, B, H]");
-        if (!dhFinal.IsEmpty)
+        ThrowHelper.CheckLength(dY.Length, (long)steps * states, nameof(dY), "[T, B, H]");
+        if (!dhT.IsEmpty)
         {
-            ThrowHelper.CheckLength(dhFinal.Length, states, nameof(dhFinal), "[B, H] or empty");
+            ThrowHelper.CheckLength(dhT.Length, states, nameof(dhT), "[B, H] or empty");
         }
 
-        if (!dcFinal.IsEmpty)
+        if (!dcT.IsEmpty)
         {
-            ThrowHelper.CheckLength(dcFinal.Length, states, nameof(dcFinal), "[B, H] or empty");
+            ThrowHelper.CheckLength(dcT.Length, states, nameof(dcT), "[B, H] or empty");
         }
 
-        if (!dInputs.IsEmpty)
+        if (!dX.IsEmpty)
         {
-            ThrowHelper.CheckLength(dInputs.Length, inputs.Length, nameof(dInputs), "[T, B, I] or empty");
+            ThrowHelper.CheckLength(dX.Length, x.Length, nameof(dX), "[T, B, I] or empty");
         }
 
         ThrowHelper.CheckLength(dh0.Length, states, nameof(dh0), "[B, H]");
@@ -267,7 +267,7 @@ public sealed partial class ReferenceLstmCell
         for (int t = 0; t < steps; t++)
         {
             Forward(
-                inputs.Slice(t * stepInputs, stepInputs),
+                x.Slice(t * stepInputs, stepInputs),
                 hAll.AsSpan(t * states, states),
                 cAll.AsSpan(t * states, states),
                 hAll.AsSpan((t + 1) * states, states),
@@ -277,17 +277,17 @@ public sealed partial class ReferenceLstmCell
         double[] dh = new double[states];
         double[] dc = new double[states];
         double[] dx = new double[stepInputs];
-        dhFinal.CopyTo(dh);
-        dcFinal.CopyTo(dc);
+        dhT.CopyTo(dh);
+        dcT.CopyTo(dc);
         for (int t = steps - 1; t >= 0; t--)
         {
             for (int k = 0; k < states; k++)
             {
-                dh[k] += dOutputs[(t * states) + k];
+                dh[k] += dY[(t * states) + k];
             }
 
             Backward(
-                inputs.Slice(t * stepInputs, stepInputs),
+                x.Slice(t * stepInputs, stepInputs),
                 hAll.AsSpan(t * states, states),
                 cAll.AsSpan(t * states, states),
                 dh,
@@ -296,9 +296,9 @@ public sealed partial class ReferenceLstmCell
                 dx,
                 dh,
                 dc);
-            if (!dInputs.IsEmpty)
+            if (!dX.IsEmpty)
             {
-                dx.CopyTo(dInputs.Slice(t * stepInputs, stepInputs));
+                dx.CopyTo(dX.Slice(t * stepInputs, stepInputs));
             }
         }
 

@@ -12,7 +12,7 @@ namespace LstmKernels.Training;
 /// step t <c>z = that + h_{t−1}·Wₕₕᵀ</c> and <see cref="Kernels.LstmPointwiseTraining"/>, which keeps the gate
 /// activations (the unfused step that <see cref="Lstm"/> and <see cref="LstmSession"/> run, with a cache). Cached: the inputs, every h_t and
 /// c_t (t = 0..T) and the activations.</para>
-/// <para>Backward, t = T..1: <c>dh += dOutputs_t</c>; <see cref="Kernels.LstmPointwiseBackward"/> gives dz_t and
+/// <para>Backward, t = T..1: <c>dh += dY_t</c>; <see cref="Kernels.LstmPointwiseBackward"/> gives dz_t and
 /// dc_{t−1}; <c>dh_{t−1} = dz_t·Wₕₕ</c> (<see cref="Kernels.AccumulateInputGradient"/>). Then, batched over all
 /// T·B rows at once: <c>dWᵢₕ += dZᵀ·X</c>, <c>dWₕₕ += dZᵀ·H_{prev}</c> (<see cref="Kernels.AccumulateWeightGradient"/>),
 /// <c>db += Σ dZ</c> and <c>dX = dZ·Wᵢₕ</c>.</para>
@@ -25,7 +25,7 @@ public sealed class LstmBptt
     private const string SequenceShape = "[T, B, I] with B = BatchSize, T ≤ MaxSteps";
     private const string StateShape = "[B, H] with B = BatchSize";
 
-    private readonly float[] inputs;
+    private readonly float[] xCache;
     private readonly float[] hidden;
     private readonly float[] cell;
     private readonly float[] activations;
@@ -44,6 +44,7 @@ public sealed class LstmBptt
     public LstmBptt(LstmParameters parameters, int batchSize, int maxSteps)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        parameters.ThrowIfPeepholes(nameof(parameters), "LstmBptt");
         if (batchSize < 1)
         {
             ThrowHelper.OutOfRange(nameof(batchSize), batchSize, "must be at least 1");
@@ -58,7 +59,7 @@ public sealed class LstmBptt
         BatchSize = batchSize;
         MaxSteps = maxSteps;
         int states = batchSize * parameters.HiddenSize;
-        inputs = new float[maxSteps * batchSize * parameters.InputSize];
+        xCache = new float[maxSteps * batchSize * parameters.InputSize];
         hidden = new float[(maxSteps + 1) * states];
         cell = new float[(maxSteps + 1) * states];
         activations = new float[maxSteps * 4 * states];
@@ -85,50 +86,66 @@ public sealed class LstmBptt
     public int MaxSteps { get; }
 
     /// <summary>T of the last <see cref="Forward"/> (0 before the first).</summary>
-    public int Steps { get; private set; }
+    public int StepCount { get; private set; }
 
-    /// <summary>The hidden states h_1..h_T of the last forward pass, <c>[T, B, H]</c>.</summary>
-    public ReadOnlySpan<float> Outputs => hidden.AsSpan(BatchSize * HiddenSize, Steps * BatchSize * HiddenSize);
+    /// <summary>The hidden states h_1..h_T of the last forward pass, <c>[T, B, H]</c>: its <c>y</c>.</summary>
+    public ReadOnlySpan<float> Y => hidden.AsSpan(BatchSize * HiddenSize, StepCount * BatchSize * HiddenSize);
 
-    /// <summary>h_T of the last forward pass, <c>[B, H]</c>.</summary>
-    public ReadOnlySpan<float> FinalHidden => hidden.AsSpan(Steps * BatchSize * HiddenSize, BatchSize * HiddenSize);
+    /// <summary>The hidden state after the last forward pass, h_T <c>[B, H]</c>.</summary>
+    public ReadOnlySpan<float> HiddenState => hidden.AsSpan(StepCount * BatchSize * HiddenSize, BatchSize * HiddenSize);
 
-    /// <summary>c_T of the last forward pass, <c>[B, H]</c>.</summary>
-    public ReadOnlySpan<float> FinalCell => cell.AsSpan(Steps * BatchSize * HiddenSize, BatchSize * HiddenSize);
+    /// <summary>The cell state after the last forward pass, c_T <c>[B, H]</c>.</summary>
+    public ReadOnlySpan<float> CellState => cell.AsSpan(StepCount * BatchSize * HiddenSize, BatchSize * HiddenSize);
+
+    /// <summary>T of the last forward pass; use <see cref="StepCount"/>.</summary>
+    [Obsolete("Use StepCount. This property will be removed in the next release.")]
+    public int Steps => StepCount;
+
+    /// <summary>h_1..h_T of the last forward pass; use <see cref="Y"/>.</summary>
+    [Obsolete("Use Y. This property will be removed in the next release.")]
+    public ReadOnlySpan<float> Outputs => Y;
+
+    /// <summary>h_T of the last forward pass; use <see cref="HiddenState"/>.</summary>
+    [Obsolete("Use HiddenState. This property will be removed in the next release.")]
+    public ReadOnlySpan<float> FinalHidden => HiddenState;
+
+    /// <summary>c_T of the last forward pass; use <see cref="CellState"/>.</summary>
+    [Obsolete("Use CellState. This property will be removed in the next release.")]
+    public ReadOnlySpan<float> FinalCell => CellState;
 
     /// <summary>Runs the sequence forward from (<paramref name="h0"/>, <paramref name="c0"/>), caching what <see cref="Backward"/> needs.</summary>
-    /// <param name="inputs">The inputs <c>[T, B, I]</c>, T ≤ <see cref="MaxSteps"/>; copied into the cache.</param>
-    /// <param name="h0">The initial hidden state <c>[B, H]</c>.</param>
-    /// <param name="c0">The initial cell state <c>[B, H]</c>.</param>
-    /// <param name="outputs">h_1..h_T <c>[T, B, H]</c>, or empty (they stay readable in <see cref="Outputs"/>).</param>
+    /// <param name="x">The x <c>[T, B, I]</c>, T ≤ <see cref="MaxSteps"/>; copied into the cache.</param>
+    /// <param name="h0">The initial hidden state <c>[B, H]</c>, or empty for zeros.</param>
+    /// <param name="c0">The initial cell state <c>[B, H]</c>, or empty for zeros.</param>
+    /// <param name="y">h_1..h_T <c>[T, B, H]</c>, or empty (they stay readable in <see cref="Y"/>).</param>
     /// <exception cref="ArgumentException">A length does not fit.</exception>
-    public void Forward(ReadOnlySpan<float> inputs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> outputs)
+    public void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> y)
     {
         int input = InputSize;
         int hs = HiddenSize;
         int stepInputs = BatchSize * input;
         int states = BatchSize * hs;
-        if (inputs.Length % stepInputs != 0 || inputs.Length / stepInputs > MaxSteps)
+        if (x.Length % stepInputs != 0 || x.Length / stepInputs > MaxSteps)
         {
-            ThrowHelper.Argument(nameof(inputs), "'inputs' must be [T, B, I] with B = BatchSize, I = InputSize and T ≤ MaxSteps.");
+            ThrowHelper.Argument(nameof(x), "'x' must be [T, B, I] with B = BatchSize, I = InputSize and T ≤ MaxSteps.");
         }
 
-        int steps = inputs.Length / stepInputs;
-        ThrowHelper.CheckLength(h0.Length, states, nameof(h0), StateShape);
-        ThrowHelper.CheckLength(c0.Length, states, nameof(c0), StateShape);
-        if (!outputs.IsEmpty)
+        int steps = x.Length / stepInputs;
+        CheckOptional(h0.Length, states, nameof(h0));
+        CheckOptional(c0.Length, states, nameof(c0));
+        if (!y.IsEmpty)
         {
-            ThrowHelper.CheckLength(outputs.Length, (long)steps * states, nameof(outputs), "[T, B, H], or empty");
+            ThrowHelper.CheckLength(y.Length, (long)steps * states, nameof(y), "[T, B, H], or empty");
         }
 
-        Steps = steps;
-        inputs.CopyTo(this.inputs);
-        h0.CopyTo(hidden);
-        c0.CopyTo(cell);
+        StepCount = steps;
+        x.CopyTo(xCache);
+        CopyOrClear(h0, hidden.AsSpan(0, states));
+        CopyOrClear(c0, cell.AsSpan(0, states));
         // The input half of every step at once (one matrix-matrix pass over Wᵢₕ, into the activations cache), then per
         // step the recurrent half and the pointwise stage: the unfused step of the layers (UnfusedStep).
         ReadOnlySpan<float> wHh = Parameters.WeightHh;
-        Kernels.Linear(this.inputs.AsSpan(0, steps * stepInputs), Parameters.WeightIh, Parameters.Bias, activations.AsSpan(0, steps * 4 * states));
+        Kernels.Linear(xCache.AsSpan(0, steps * stepInputs), Parameters.WeightIh, Parameters.Bias, activations.AsSpan(0, steps * 4 * states));
         for (int t = 0; t < steps; t++)
         {
             Span<float> act = activations.AsSpan(t * 4 * states, 4 * states);
@@ -137,9 +154,9 @@ public sealed class LstmBptt
                 hs, act, cell.AsSpan(t * states, states), act, hidden.AsSpan((t + 1) * states, states), cell.AsSpan((t + 1) * states, states));
         }
 
-        if (!outputs.IsEmpty)
+        if (!y.IsEmpty)
         {
-            Outputs.CopyTo(outputs);
+            Y.CopyTo(y);
         }
     }
 
@@ -147,38 +164,38 @@ public sealed class LstmBptt
     /// Backpropagates through the last forward pass: accumulates (+=) the gradients of every weight and bias into
     /// <paramref name="gradient"/> and writes the gradients of the inputs and of the initial states.
     /// </summary>
-    /// <param name="dOutputs">∂L/∂h_t for t = 1..T <c>[T, B, H]</c>.</param>
-    /// <param name="dhFinal">∂L/∂h_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
-    /// <param name="dcFinal">∂L/∂c_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
+    /// <param name="dY">∂L/∂h_t for t = 1..T <c>[T, B, H]</c>.</param>
+    /// <param name="dhT">∂L/∂h_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
+    /// <param name="dcT">∂L/∂c_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
     /// <param name="gradient">Gradients shaped like <see cref="Parameters"/>, accumulated (+=); clear them between batches.</param>
-    /// <param name="dInputs">∂L/∂x <c>[T, B, I]</c>, written; or empty to skip that product.</param>
+    /// <param name="dX">∂L/∂x <c>[T, B, I]</c>, written; or empty to skip that product.</param>
     /// <param name="dh0">∂L/∂h0 <c>[B, H]</c>, written; or empty.</param>
     /// <param name="dc0">∂L/∂c0 <c>[B, H]</c>, written; or empty.</param>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
     /// <exception cref="ArgumentException">A length does not fit, or <paramref name="gradient"/> has other sizes.</exception>
     public void Backward(
-        ReadOnlySpan<float> dOutputs,
-        ReadOnlySpan<float> dhFinal,
-        ReadOnlySpan<float> dcFinal,
+        ReadOnlySpan<float> dY,
+        ReadOnlySpan<float> dhT,
+        ReadOnlySpan<float> dcT,
         LstmParameters gradient,
-        Span<float> dInputs,
+        Span<float> dX,
         Span<float> dh0,
         Span<float> dc0)
     {
         ArgumentNullException.ThrowIfNull(gradient);
         int hs = HiddenSize;
         int states = BatchSize * hs;
-        int steps = Steps;
+        int steps = StepCount;
         int stepInputs = BatchSize * InputSize;
         if (gradient.InputSize != InputSize || gradient.HiddenSize != hs)
         {
             ThrowHelper.Argument(nameof(gradient), "'gradient' must have the sizes of Parameters.");
         }
 
-        ThrowHelper.CheckLength(dOutputs.Length, (long)steps * states, nameof(dOutputs), "[T, B, H] with T of the last Forward");
-        CheckOptional(dhFinal.Length, states, nameof(dhFinal));
-        CheckOptional(dcFinal.Length, states, nameof(dcFinal));
-        CheckOptional(dInputs.Length, (long)steps * stepInputs, nameof(dInputs));
+        ThrowHelper.CheckLength(dY.Length, (long)steps * states, nameof(dY), "[T, B, H] with T of the last Forward");
+        CheckOptional(dhT.Length, states, nameof(dhT));
+        CheckOptional(dcT.Length, states, nameof(dcT));
+        CheckOptional(dX.Length, (long)steps * stepInputs, nameof(dX));
         CheckOptional(dh0.Length, states, nameof(dh0));
         CheckOptional(dc0.Length, states, nameof(dc0));
 
@@ -186,27 +203,27 @@ public sealed class LstmBptt
         ReadOnlySpan<float> wHh = Parameters.WeightHh;
         Span<float> dhs = dh;
         Span<float> dcs = dc;
-        if (dhFinal.IsEmpty)
+        if (dhT.IsEmpty)
         {
             dhs.Clear();
         }
         else
         {
-            dhFinal.CopyTo(dhs);
+            dhT.CopyTo(dhs);
         }
 
-        if (dcFinal.IsEmpty)
+        if (dcT.IsEmpty)
         {
             dcs.Clear();
         }
         else
         {
-            dcFinal.CopyTo(dcs);
+            dcT.CopyTo(dcs);
         }
 
         for (int t = steps - 1; t >= 0; t--)
         {
-            System.Numerics.Tensors.TensorPrimitives.Add(dhs, dOutputs.Slice(t * states, states), dhs);
+            System.Numerics.Tensors.TensorPrimitives.Add(dhs, dY.Slice(t * states, states), dhs);
             Span<float> dz = dGates.AsSpan(t * 4 * states, 4 * states);
             Kernels.LstmPointwiseBackward(
                 hs, activations.AsSpan(t * 4 * states, 4 * states), cell.AsSpan(t * states, states), cell.AsSpan((t + 1) * states, states), dhs, dcs, dz, dcs);
@@ -217,13 +234,13 @@ public sealed class LstmBptt
         if (steps > 0)
         {
             ReadOnlySpan<float> dzAll = dGates.AsSpan(0, steps * 4 * states);
-            Kernels.AccumulateWeightGradient(hs, dzAll, inputs.AsSpan(0, steps * stepInputs), gradient.WeightIh);
+            Kernels.AccumulateWeightGradient(hs, dzAll, xCache.AsSpan(0, steps * stepInputs), gradient.WeightIh);
             Kernels.AccumulateWeightGradient(hs, dzAll, hidden.AsSpan(0, steps * states), gradient.WeightHh);
             Kernels.AccumulateBiasGradient(dzAll, gradient.Bias);
-            if (!dInputs.IsEmpty)
+            if (!dX.IsEmpty)
             {
-                dInputs.Clear();
-                Kernels.AccumulateInputGradient(hs, dzAll, wIh, dInputs);
+                dX.Clear();
+                Kernels.AccumulateInputGradient(hs, dzAll, wIh, dX);
             }
         }
 
@@ -235,6 +252,18 @@ public sealed class LstmBptt
         if (!dc0.IsEmpty)
         {
             dcs.CopyTo(dc0);
+        }
+    }
+
+    private static void CopyOrClear(ReadOnlySpan<float> source, Span<float> destination)
+    {
+        if (source.IsEmpty)
+        {
+            destination.Clear();
+        }
+        else
+        {
+            source.CopyTo(destination);
         }
     }
 

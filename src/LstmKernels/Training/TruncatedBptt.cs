@@ -36,46 +36,62 @@ public sealed class TruncatedBptt
     /// <summary>k, the longest window.</summary>
     public int Window => bptt.MaxSteps;
 
-    /// <summary>The carried hidden state <c>[B, H]</c>.</summary>
+    /// <summary>The carried hidden state <c>[B, H]</c>; writable.</summary>
+    public Span<float> HiddenState => h;
+
+    /// <summary>The carried cell state <c>[B, H]</c>; writable.</summary>
+    public Span<float> CellState => c;
+
+    /// <summary>The hidden states of the last window <c>[T, B, H]</c>: its <c>y</c>.</summary>
+    public ReadOnlySpan<float> Y => bptt.Y;
+
+    /// <summary>The carried hidden state; use <see cref="HiddenState"/>.</summary>
+    [Obsolete("Use HiddenState. This property will be removed in the next release.")]
     public Span<float> Hidden => h;
 
-    /// <summary>The carried cell state <c>[B, H]</c>.</summary>
+    /// <summary>The carried cell state; use <see cref="CellState"/>.</summary>
+    [Obsolete("Use CellState. This property will be removed in the next release.")]
     public Span<float> Cell => c;
 
-    /// <summary>The hidden states of the last window <c>[T, B, H]</c>.</summary>
-    public ReadOnlySpan<float> Outputs => bptt.Outputs;
+    /// <summary>The hidden states of the last window; use <see cref="Y"/>.</summary>
+    [Obsolete("Use Y. This property will be removed in the next release.")]
+    public ReadOnlySpan<float> Outputs => Y;
 
     /// <summary>Zeros the carried state (the start of a new stream).</summary>
-    public void ResetState()
+    public void Reset()
     {
         Array.Clear(h);
         Array.Clear(c);
     }
 
+    /// <summary>Zeros the carried state; use <see cref="Reset"/>.</summary>
+    [Obsolete("Use Reset. This method will be removed in the next release.")]
+    public void ResetState() => Reset();
+
     /// <summary>Runs one window from the carried state and carries its final state.</summary>
-    /// <param name="inputs">The window's inputs <c>[T, B, I]</c>, T ≤ <see cref="Window"/>.</param>
-    /// <param name="outputs">h_1..h_T <c>[T, B, H]</c>, or empty.</param>
+    /// <param name="x">The window's inputs <c>[T, B, I]</c>, T ≤ <see cref="Window"/>.</param>
+    /// <param name="y">h_1..h_T <c>[T, B, H]</c>, or empty.</param>
     /// <exception cref="ArgumentException">A length does not fit.</exception>
-    public void Forward(ReadOnlySpan<float> inputs, Span<float> outputs)
+    public void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
-        bptt.Forward(inputs, h, c, outputs);
-        bptt.FinalHidden.CopyTo(h);
-        bptt.FinalCell.CopyTo(c);
+        bptt.Forward(x, h, c, y);
+        bptt.HiddenState.CopyTo(h);
+        bptt.CellState.CopyTo(c);
     }
 
     /// <summary>Backpropagates through the last window only, accumulating (+=) into <paramref name="gradient"/>.</summary>
-    /// <param name="dOutputs">∂L/∂h_t of the window <c>[T, B, H]</c>.</param>
+    /// <param name="dY">∂L/∂h_t of the window <c>[T, B, H]</c>.</param>
     /// <param name="gradient">Gradients shaped like the parameters, accumulated.</param>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
     /// <exception cref="ArgumentException">A length does not fit.</exception>
-    public void Backward(ReadOnlySpan<float> dOutputs, LstmParameters gradient)
+    public void Backward(ReadOnlySpan<float> dY, LstmParameters gradient)
     {
         ArgumentNullException.ThrowIfNull(gradient);
-        if (bptt.Steps == 0 && dOutputs.Length != 0)
+        if (bptt.StepCount == 0 && dY.Length != 0)
         {
-            ThrowHelper.Argument(nameof(dOutputs), "'dOutputs' must be empty after an empty window.");
+            ThrowHelper.Argument(nameof(dY), "'dY' must be empty after an empty window.");
         }
 
-        bptt.Backward(dOutputs, default, default, gradient, default, default, default);
+        bptt.Backward(dY, default, default, gradient, default, default, default);
     }
 }
