@@ -67,7 +67,8 @@ public sealed class PublicApiTests
             api,
             StringComparison.Ordinal);
         Assert.Contains("LstmKernels.Lstm: public LstmKernels.LstmSession CreateSession(int batchSize = 1)", api, StringComparison.Ordinal);
-        Assert.Contains("LstmKernels.Lstm: public float[]? GetPeepholes(int layer, int direction)", api, StringComparison.Ordinal);
+        Assert.Contains("LstmKernels.Lstm: [Obsolete] public float[]? GetPeepholes(int layer, int direction)", api, StringComparison.Ordinal);
+        Assert.Contains("LstmKernels.Lstm: public static LstmKernels.Lstm Create(IReadOnlyList<LstmKernels.LstmParameters> cells, LstmKernels.LstmOptions? options = null)", api, StringComparison.Ordinal);
         Assert.Contains("LstmKernels.LstmOptions: public float? Clip { get; init; }", api, StringComparison.Ordinal);
         Assert.Contains("LstmKernels.SimdPath: Scalar = ", api, StringComparison.Ordinal);
         Assert.DoesNotContain("LstmKernels.Internal", api, StringComparison.Ordinal);
