@@ -57,7 +57,7 @@ public sealed partial class LstmCell
         // Overflow guard (docs/numerics.md): rows whose inputs are large enough for a float sum to overflow are computed
         // in double first (cNext may overwrite cPrev) and written over the fast path's results. NaN does not count.
         float safe = packed.SafeInput;
-        bool guarded = (OverflowGuard.MaxMagnitude(x) > safe || OverflowGuard.MaxMagnitude(hPrev) > safe) && OverflowGuard.Prepare(packed, batch, v, cPrev);
+        bool guarded = (OverflowGuard.MaxMagnitude(x) > safe || OverflowGuard.MaxMagnitude(hPrev) > safe) && CellOverflowGuard.Prepare(packed, batch, v, cPrev);
         if (UsesParallelStep(batch))
         {
             ParallelStep.Run(packed, packed.Panels / 2, batch, v, cPrev, hNext, cNext);
@@ -69,7 +69,7 @@ public sealed partial class LstmCell
 
         if (guarded)
         {
-            OverflowGuard.Apply(packed, batch, v, hNext, cNext);
+            CellOverflowGuard.Apply(packed, batch, v, hNext, cNext);
         }
     }
 

@@ -21,9 +21,6 @@ namespace LstmKernels;
 /// </remarks>
 public sealed partial class LstmCell
 {
-    /// <summary>Shape text for length errors; constant so that a valid call builds no string.</summary>
-    internal const string StateShape = "[B, H] with B = x.Length / InputSize";
-
     private readonly PackedWeights packed;
     private readonly int stepThreads = 1;
 
@@ -154,10 +151,10 @@ public sealed partial class LstmCell
 
         int batch = x.Length / input;
         long states = (long)batch * hidden;
-        ThrowHelper.CheckLength(hPrev.Length, states, nameof(hPrev), StateShape);
-        ThrowHelper.CheckLength(cPrev.Length, states, nameof(cPrev), StateShape);
-        ThrowHelper.CheckLength(hNext.Length, states, nameof(hNext), StateShape);
-        ThrowHelper.CheckLength(cNext.Length, states, nameof(cNext), StateShape);
+        ThrowHelper.CheckLength(hPrev.Length, states, nameof(hPrev), ShapeText.RowState);
+        ThrowHelper.CheckLength(cPrev.Length, states, nameof(cPrev), ShapeText.RowState);
+        ThrowHelper.CheckLength(hNext.Length, states, nameof(hNext), ShapeText.RowState);
+        ThrowHelper.CheckLength(cNext.Length, states, nameof(cNext), ShapeText.RowState);
         Aliasing.AllowExactOnly(hNext, hPrev, nameof(hNext), nameof(hPrev));
         Aliasing.Disjoint(hNext, x, nameof(hNext), nameof(x));
         Aliasing.Disjoint(hNext, cPrev, nameof(hNext), nameof(cPrev));

@@ -383,13 +383,13 @@ public sealed partial class ReferenceLstmCell
 
         int batch = x / InputSize;
         long states = (long)batch * HiddenSize;
-        ThrowHelper.CheckLength(hPrev, states, nameof(hPrev), LstmCell.StateShape);
-        ThrowHelper.CheckLength(cPrev, states, nameof(cPrev), LstmCell.StateShape);
-        ThrowHelper.CheckLength(dh, states, nameof(dh), LstmCell.StateShape);
-        ThrowHelper.CheckLength(dc, states, nameof(dc), LstmCell.StateShape);
+        ThrowHelper.CheckLength(hPrev, states, nameof(hPrev), ShapeText.RowState);
+        ThrowHelper.CheckLength(cPrev, states, nameof(cPrev), ShapeText.RowState);
+        ThrowHelper.CheckLength(dh, states, nameof(dh), ShapeText.RowState);
+        ThrowHelper.CheckLength(dc, states, nameof(dc), ShapeText.RowState);
         ThrowHelper.CheckLength(dx, x, nameof(dx), "the length of 'x'");
-        ThrowHelper.CheckLength(dhPrev, states, nameof(dhPrev), LstmCell.StateShape);
-        ThrowHelper.CheckLength(dcPrev, states, nameof(dcPrev), LstmCell.StateShape);
+        ThrowHelper.CheckLength(dhPrev, states, nameof(dhPrev), ShapeText.RowState);
+        ThrowHelper.CheckLength(dcPrev, states, nameof(dcPrev), ShapeText.RowState);
         return batch;
     }
 }

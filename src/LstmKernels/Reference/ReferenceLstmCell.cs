@@ -124,10 +124,10 @@ public sealed partial class ReferenceLstmCell
 
         int batch = x / InputSize;
         long states = (long)batch * HiddenSize;
-        ThrowHelper.CheckLength(hPrev, states, nameof(hPrev), LstmCell.StateShape);
-        ThrowHelper.CheckLength(cPrev, states, nameof(cPrev), LstmCell.StateShape);
-        ThrowHelper.CheckLength(hNext, states, nameof(hNext), LstmCell.StateShape);
-        ThrowHelper.CheckLength(cNext, states, nameof(cNext), LstmCell.StateShape);
+        ThrowHelper.CheckLength(hPrev, states, nameof(hPrev), ShapeText.RowState);
+        ThrowHelper.CheckLength(cPrev, states, nameof(cPrev), ShapeText.RowState);
+        ThrowHelper.CheckLength(hNext, states, nameof(hNext), ShapeText.RowState);
+        ThrowHelper.CheckLength(cNext, states, nameof(cNext), ShapeText.RowState);
         return batch;
     }
 

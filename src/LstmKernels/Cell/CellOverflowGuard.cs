@@ -4,37 +4,16 @@ using System.Runtime.CompilerServices;
 namespace LstmKernels.Internal;
 
 /// <summary>
-/// The fallback for steps whose float pre-activation sums could overflow although every weight and input is finite
-/// (docs/numerics.md, "Overflow"). A step is safe when every partial sum of <c>b + Σ w·v</c> stays below
-/// <see cref="Limit"/>: |partial| ≤ max|b| + K·max|w|·max|v| (times (1 + u)ᴷ for rounding, far below the factor 4 of
-/// headroom). <see cref="PackedWeights.SafeInput"/> turns that into one bound on max|v| per cell, so the normal path
-/// pays two <see cref="TensorPrimitives.MaxMagnitudeNumber{T}(ReadOnlySpan{T})"/> passes over x and hPrev, O(I + H),
-/// against the step's O(4H·(I + H)). A row over the bound is recomputed here in double from the cell's effective
-/// weights, exactly as <see cref="Reference.ReferenceLstmCell"/> does, so its gates saturate as the reference's.
+/// The overflow fallback of the fused step (see <see cref="OverflowGuard"/>): <see cref="PackedWeights.SafeInput"/> is
+/// the cell's bound on max|v|, so the normal path pays two <see cref="TensorPrimitives.MaxMagnitudeNumber{T}(ReadOnlySpan{T})"/>
+/// passes over x and hPrev, O(I + H), against the step's O(4H·(I + H)). A row over the bound is recomputed here in
+/// double from the cell's effective weights, exactly as <see cref="Reference.ReferenceLstmCell"/> does, so its gates
+/// saturate as the reference's.
 /// </summary>
-internal static class OverflowGuard
+internal static class CellOverflowGuard
 {
-    /// <summary>The largest partial sum the float paths may reach: float.MaxValue / 4.</summary>
-    public const double Limit = float.MaxValue / 4.0;
-
     [ThreadStatic]
     private static float[]? rowResults;
-
-    /// <summary>
-    /// The largest |v| for which <c>bias + Σ w·v</c> over <paramref name="terms"/> terms cannot overflow in float, given
-    /// <paramref name="maxWeight"/> = max|w| and <paramref name="maxBias"/> = max|bias|; +∞ when nothing can overflow,
-    /// negative when even v = 0 is not safe (a bias above the limit).
-    /// </summary>
-    public static float SafeInput(int terms, double maxWeight, double maxBias)
-    {
-        double room = Limit - maxBias;
-        double perInput = terms * maxWeight;
-        return room < 0 ? -1f : perInput == 0 ? float.PositiveInfinity : (float)Math.Min(room / perInput, float.MaxValue);
-    }
-
-    /// <summary>max |v| ignoring NaN (NaN propagates through the normal path as documented); 0 for an empty span.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float MaxMagnitude(ReadOnlySpan<float> v) => v.IsEmpty ? 0f : Math.Abs(TensorPrimitives.MaxMagnitudeNumber(v));
 
     /// <summary>
     /// For a fused step over <paramref name="v"/> (B rows of K = I + H): computes in double, before the fast path
@@ -48,7 +27,7 @@ internal static class OverflowGuard
         bool any = false;
         for (int b = 0; b < batch; b++)
         {
-            if (MaxMagnitude(v.Slice(b * k, k)) > w.SafeInput)
+            if (OverflowGuard.MaxMagnitude(v.Slice(b * k, k)) > w.SafeInput)
             {
                 Span<float> results = Results(batch * 2 * hidden);
                 Row(w, v.Slice(b * k, k), cPrev.Slice(b * hidden, hidden), results.Slice(2 * b * hidden, hidden), results.Slice(((2 * b) + 1) * hidden, hidden));
@@ -67,7 +46,7 @@ internal static class OverflowGuard
         Span<float> results = Results(batch * 2 * hidden);
         for (int b = 0; b < batch; b++)
         {
-            if (MaxMagnitude(v.Slice(b * k, k)) > w.SafeInput)
+            if (OverflowGuard.MaxMagnitude(v.Slice(b * k, k)) > w.SafeInput)
             {
                 results.Slice(2 * b * hidden, hidden).CopyTo(hNext.Slice(b * hidden, hidden));
                 results.Slice(((2 * b) + 1) * hidden, hidden).CopyTo(cNext.Slice(b * hidden, hidden));
@@ -112,26 +91,6 @@ internal static class OverflowGuard
         }
 
         return buffer.AsSpan(0, length);
-    }
-
-    /// <summary>
-    /// <c>bias + Σ x·wIh + Σ h·wHh</c> in double, rounded once: <see cref="Reference.ReferenceKernels.GateProjection"/> for one
-    /// output, for the outputs the float kernels left non-finite.
-    /// </summary>
-    public static float Exact(float bias, ReadOnlySpan<float> x, ReadOnlySpan<float> wx, ReadOnlySpan<float> h, ReadOnlySpan<float> wh)
-    {
-        double sum = bias;
-        for (int k = 0; k < x.Length; k++)
-        {
-            sum += (double)x[k] * wx[k];
-        }
-
-        for (int k = 0; k < h.Length; k++)
-        {
-            sum += (double)h[k] * wh[k];
-        }
-
-        return (float)sum;
     }
 
     /// <summary>The logistic function in double, the arithmetic of the guarded rows (the production path keeps its own copy rather than call the reference twin).</summary>
