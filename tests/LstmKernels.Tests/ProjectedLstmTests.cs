@@ -14,8 +14,8 @@ public sealed record ProjectedCase(
 /// Lstm with projections (Lstm.cs, ProjectedLstmParameters.cs, LstmSession.cs) against its twin ReferenceLstm, against
 /// PyTorch's equations written out here, streaming sessions, allocation, and bad input.
 /// </summary>
-[Properties(Arbitrary = [typeof(ProjectionLstmTests)], MaxTest = 100)]
-public sealed class ProjectionLstmTests
+[Properties(Arbitrary = [typeof(ProjectedLstmTests)], MaxTest = 100)]
+public sealed class ProjectedLstmTests
 {
     public static Arbitrary<ProjectedCase> Cases() =>
         Arb.From(
