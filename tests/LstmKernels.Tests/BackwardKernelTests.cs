@@ -4,8 +4,8 @@ using LstmKernels.Reference;
 namespace LstmKernels.Tests;
 
 /// <summary>
-/// The backward kernels (Kernels.Backward.cs): LstmPointwiseTraining, LstmPointwiseBackward, AccumulateWeightGradient,
-/// AccumulateBiasGradient and AccumulateInputGradient against their twins (ReferenceKernels.Backward.cs).
+/// The training kernels (Kernels.PointwiseTraining.cs, Kernels.Gradients.cs): LstmPointwiseTraining, LstmPointwiseBackward, AccumulateWeightGradient,
+/// AccumulateBiasGradient and AccumulateInputGradient against their twins (ReferenceKernels.PointwiseTraining.cs, ReferenceKernels.Gradients.cs).
 /// </summary>
 [Properties(Arbitrary = [typeof(Generators), typeof(BackwardGenerators)], MaxTest = 100)]
 public sealed class BackwardKernelTests

@@ -157,7 +157,7 @@ internal static class Tolerances
     /// </summary>
     public const double InitRangeFactor = 1 + (4 * U);
 
-    // ---------------------------------------------------------------- training (Kernels.Backward.cs, Training/)
+    // ---------------------------------------------------------------- training (Kernels.PointwiseTraining.cs, .Gradients.cs, .Optimizers.cs, Training/)
 
     /// <summary>
     /// LstmPointwiseBackward against its double twin (same float activations and states): the documented

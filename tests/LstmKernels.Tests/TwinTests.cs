@@ -4,7 +4,7 @@ using Xunit;
 
 namespace LstmKernels.Tests;
 
-/// <summary>Every public span kernel has its reference twin: same name, same parameter types and names (Reference/ReferenceKernels.cs).</summary>
+/// <summary>Every public span kernel has its reference twin: same name, same parameter types and names (Reference/ReferenceKernels.*.cs).</summary>
 public sealed class TwinTests
 {
     [Fact]

@@ -1,0 +1,35 @@
+namespace LstmKernels.Reference;
+
+public static partial class ReferenceKernels
+{
+    /// <summary>Twin of <see cref="Kernels.Sigmoid"/>: <c>destination[k] = (float)(1 / (1 + Math.Exp(−x[k])))</c>.</summary>
+    /// <param name="x">The inputs.</param>
+    /// <param name="destination">The outputs; may be the same memory as <paramref name="x"/>.</param>
+    /// <exception cref="ArgumentException">The lengths differ, or the spans partially overlap.</exception>
+    public static void Sigmoid(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        Kernels.CheckUnary(x, destination);
+        for (int k = 0; k < x.Length; k++)
+        {
+            destination[k] = (float)Sigmoid((double)x[k]);
+        }
+    }
+
+    /// <summary>Twin of <see cref="Kernels.Tanh"/>: <c>destination[k] = (float)Math.Tanh(x[k])</c>.</summary>
+    /// <param name="x">The inputs.</param>
+    /// <param name="destination">The outputs; may be the same memory as <paramref name="x"/>.</param>
+    /// <exception cref="ArgumentException">The lengths differ, or the spans partially overlap.</exception>
+    public static void Tanh(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        Kernels.CheckUnary(x, destination);
+        for (int k = 0; k < x.Length; k++)
+        {
+            destination[k] = (float)Math.Tanh(x[k]);
+        }
+    }
+
+    /// <summary>σ(x) = 1 / (1 + e⁻ˣ) in double.</summary>
+    /// <param name="x">The input.</param>
+    /// <returns>The logistic sigmoid of <paramref name="x"/>.</returns>
+    public static double Sigmoid(double x) => 1.0 / (1.0 + Math.Exp(-x));
+}
