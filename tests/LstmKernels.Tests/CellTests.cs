@@ -624,5 +624,5 @@ public sealed class CellTests
     }
 
     private static double Limit(float z, bool sigmoid) =>
-        sigmoid ? ReferenceKernels.Sigmoid(z) : Math.Tanh(z);
+        sigmoid ? ReferenceKernels.Logistic(z) : Math.Tanh(z);
 }

@@ -11,7 +11,7 @@ public static partial class ReferenceKernels
         Kernels.CheckUnary(x, destination);
         for (int k = 0; k < x.Length; k++)
         {
-            destination[k] = (float)Sigmoid((double)x[k]);
+            destination[k] = (float)Logistic(x[k]);
         }
     }
 
@@ -31,5 +31,11 @@ public static partial class ReferenceKernels
     /// <summary>σ(x) = 1 / (1 + e⁻ˣ) in double.</summary>
     /// <param name="x">The input.</param>
     /// <returns>The logistic sigmoid of <paramref name="x"/>.</returns>
-    public static double Sigmoid(double x) => 1.0 / (1.0 + Math.Exp(-x));
+    /// <remarks>Public only because the reference cell needed it; it is not a kernel twin. Compute
+    /// <c>1 / (1 + Math.Exp(-x))</c> in your own code instead.</remarks>
+    [Obsolete("ReferenceKernels.Sigmoid(double) is not a kernel twin: compute 1 / (1 + Math.Exp(-x)) in your own code instead (the span overload Sigmoid(ReadOnlySpan<float>, Span<float>) stays). It will be removed in the next release.")]
+    public static double Sigmoid(double x) => Logistic(x);
+
+    /// <summary>σ(x) = 1 / (1 + e⁻ˣ) in double: the sigmoid of every reference twin and of the reference cells.</summary>
+    internal static double Logistic(double x) => 1.0 / (1.0 + Math.Exp(-x));
 }

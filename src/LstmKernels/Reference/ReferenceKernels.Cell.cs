@@ -51,10 +51,10 @@ public static partial class ReferenceKernels
             {
                 int z = (b * 4 * hiddenSize) + j;
                 int s = (b * hiddenSize) + j;
-                double i = Sigmoid(gates[z]);
-                double f = Sigmoid(gates[z + hiddenSize]);
+                double i = Logistic(gates[z]);
+                double f = Logistic(gates[z + hiddenSize]);
                 double g = Math.Tanh(gates[z + (2 * hiddenSize)]);
-                double o = Sigmoid(gates[z + (3 * hiddenSize)]);
+                double o = Logistic(gates[z + (3 * hiddenSize)]);
                 double cs = (f * cPrev[s]) + (i * g);
                 c[s] = (float)cs;
                 h[s] = (float)(o * Math.Tanh(cs));

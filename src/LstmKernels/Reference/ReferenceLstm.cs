@@ -263,7 +263,7 @@ public sealed class ReferenceLstm
 
         return activation switch
         {
-            LstmActivation.Sigmoid => ReferenceKernels.Sigmoid(v),
+            LstmActivation.Sigmoid => ReferenceKernels.Logistic(v),
             LstmActivation.Tanh => Math.Tanh(v),
             _ => Math.Max(0, v),
         };
