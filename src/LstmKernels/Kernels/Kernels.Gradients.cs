@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -27,16 +26,8 @@ public static partial class Kernels
     {
         (int rowsN, int k) = CheckWeightGradient(hiddenSize, dGates, input, weightGradient);
         int rows = 4 * hiddenSize;
-        ref float a = ref MemoryMarshal.GetReference(dGates);
-        ref float b = ref MemoryMarshal.GetReference(input);
-        ref float cc = ref MemoryMarshal.GetReference(weightGradient);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: GemmAccumulate<Simd512, Vector512<float>>(rows, k, rowsN, ref a, 1, rows, ref b, ref cc); break;
-            case SimdPath.Vector256: GemmAccumulate<Simd256, Vector256<float>>(rows, k, rowsN, ref a, 1, rows, ref b, ref cc); break;
-            case SimdPath.Vector128: GemmAccumulate<Simd128, Vector128<float>>(rows, k, rowsN, ref a, 1, rows, ref b, ref cc); break;
-            default: GemmAccumulate<SimdScalar, float>(rows, k, rowsN, ref a, 1, rows, ref b, ref cc); break;
-        }
+        var action = new GemmAction { M = rows, N = k, P = rowsN, A = dGates, Sam = 1, Sap = rows, B = input, C = weightGradient };
+        SimdDispatch.RunVector(ref action);
     }
 
     /// <summary>
@@ -49,13 +40,8 @@ public static partial class Kernels
     public static void AccumulateBiasGradient(ReadOnlySpan<float> dGates, Span<float> biasGradient)
     {
         CheckBiasGradient(dGates, biasGradient);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: BiasGradientCore<Simd512, Vector512<float>>(dGates, biasGradient); break;
-            case SimdPath.Vector256: BiasGradientCore<Simd256, Vector256<float>>(dGates, biasGradient); break;
-            case SimdPath.Vector128: BiasGradientCore<Simd128, Vector128<float>>(dGates, biasGradient); break;
-            default: BiasGradientCore<SimdScalar, float>(dGates, biasGradient); break;
-        }
+        var action = new BiasGradientAction { DGates = dGates, BiasGradient = biasGradient };
+        SimdDispatch.RunVector(ref action);
     }
 
     /// <summary>
@@ -76,16 +62,8 @@ public static partial class Kernels
     {
         (int batch, int k) = CheckInputGradient(hiddenSize, dGates, weight, destination);
         int rows = 4 * hiddenSize;
-        ref float a = ref MemoryMarshal.GetReference(dGates);
-        ref float b = ref MemoryMarshal.GetReference(weight);
-        ref float cc = ref MemoryMarshal.GetReference(destination);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: GemmAccumulate<Simd512, Vector512<float>>(batch, k, rows, ref a, rows, 1, ref b, ref cc); break;
-            case SimdPath.Vector256: GemmAccumulate<Simd256, Vector256<float>>(batch, k, rows, ref a, rows, 1, ref b, ref cc); break;
-            case SimdPath.Vector128: GemmAccumulate<Simd128, Vector128<float>>(batch, k, rows, ref a, rows, 1, ref b, ref cc); break;
-            default: GemmAccumulate<SimdScalar, float>(batch, k, rows, ref a, rows, 1, ref b, ref cc); break;
-        }
+        var action = new GemmAction { M = batch, N = k, P = rows, A = dGates, Sam = rows, Sap = 1, B = weight, C = destination };
+        SimdDispatch.RunVector(ref action);
     }
 
     // ------------------------------------------------------------------ checks (shared with the twins)
@@ -126,6 +104,36 @@ public static partial class Kernels
     }
 
     // ------------------------------------------------------------------ C += op(A)·B
+
+    /// <summary>The arguments of <see cref="GemmAccumulate"/>, as spans (the refs are taken inside).</summary>
+    private ref struct GemmAction : IVectorAction
+    {
+        public int M;
+        public int N;
+        public int P;
+        public ReadOnlySpan<float> A;
+        public int Sam;
+        public int Sap;
+        public ReadOnlySpan<float> B;
+        public Span<float> C;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TOps, TVec>()
+            where TOps : struct, ISimd<TVec>
+            where TVec : struct => GemmAccumulate<TOps, TVec>(
+            M, N, P, ref MemoryMarshal.GetReference(A), Sam, Sap, ref MemoryMarshal.GetReference(B), ref MemoryMarshal.GetReference(C));
+    }
+
+    private ref struct BiasGradientAction : IVectorAction
+    {
+        public ReadOnlySpan<float> DGates;
+        public Span<float> BiasGradient;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TOps, TVec>()
+            where TOps : struct, ISimd<TVec>
+            where TVec : struct => BiasGradientCore<TOps, TVec>(DGates, BiasGradient);
+    }
 
     /// <summary>
     /// <c>C[i, j] += Σ_p A(i, p)·B[p, j]</c> with <c>A(i, p) = a[i·sam + p·sap]</c>, B <c>[P, N]</c> and C <c>[M, N]</c>

@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -29,13 +28,8 @@ public static partial class Kernels
     public static void Linear(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
     {
         (int batch, int inner) = CheckLinear(x, weight, bias, destination);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: LinearCore<Simd512, Vector512<float>>(batch, inner, x, weight, bias, destination); break;
-            case SimdPath.Vector256: LinearCore<Simd256, Vector256<float>>(batch, inner, x, weight, bias, destination); break;
-            case SimdPath.Vector128: LinearCore<Simd128, Vector128<float>>(batch, inner, x, weight, bias, destination); break;
-            default: LinearCore<SimdScalar, float>(batch, inner, x, weight, bias, destination); break;
-        }
+        var action = new LinearAction { Batch = batch, Inner = inner, X = x, Weight = weight, Bias = bias, Destination = destination };
+        SimdDispatch.RunVector(ref action);
 
         // Overflow guard, as in GateProjection: an overflowed float sum is never finite again, so one scan finds them.
         if (!destination.IsEmpty && !float.IsFinite(TensorPrimitives.MaxMagnitude(destination)))
@@ -87,6 +81,21 @@ public static partial class Kernels
         Aliasing.Disjoint(destination, weight, nameof(destination), nameof(weight));
         Aliasing.Disjoint(destination, bias, nameof(destination), nameof(bias));
         return (batch, inner);
+    }
+
+    private ref struct LinearAction : IVectorAction
+    {
+        public int Batch;
+        public int Inner;
+        public ReadOnlySpan<float> X;
+        public ReadOnlySpan<float> Weight;
+        public ReadOnlySpan<float> Bias;
+        public Span<float> Destination;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TOps, TVec>()
+            where TOps : struct, ISimd<TVec>
+            where TVec : struct => LinearCore<TOps, TVec>(Batch, Inner, X, Weight, Bias, Destination);
     }
 
     private static void LinearCore<TOps, TVec>(int batch, int inner, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)

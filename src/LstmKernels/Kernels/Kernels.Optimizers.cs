@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -23,13 +22,8 @@ public static partial class Kernels
     public static void SgdUpdate(float learningRate, float momentum, ReadOnlySpan<float> gradient, Span<float> velocity, Span<float> parameters)
     {
         CheckSgd(learningRate, momentum, gradient, velocity, parameters);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: SgdCore<Simd512, Vector512<float>>(learningRate, momentum, gradient, velocity, parameters); break;
-            case SimdPath.Vector256: SgdCore<Simd256, Vector256<float>>(learningRate, momentum, gradient, velocity, parameters); break;
-            case SimdPath.Vector128: SgdCore<Simd128, Vector128<float>>(learningRate, momentum, gradient, velocity, parameters); break;
-            default: SgdCore<SimdScalar, float>(learningRate, momentum, gradient, velocity, parameters); break;
-        }
+        var action = new SgdAction { LearningRate = learningRate, Momentum = momentum, Gradient = gradient, Velocity = velocity, Parameters = parameters };
+        SimdDispatch.RunVector(ref action);
     }
 
     /// <summary>
@@ -56,13 +50,11 @@ public static partial class Kernels
         double bc2 = Math.Sqrt(1 - Math.Pow(beta2, step));
         float stepSize = (float)(learningRate / bc1);
         float inverseBc2 = (float)(1 / bc2);
-        switch (ActivePath)
+        var action = new AdamAction
         {
-            case SimdPath.Vector512: AdamCore<Simd512, Vector512<float>, Sqrt512>(stepSize, inverseBc2, beta1, beta2, epsilon, gradient, m, v, parameters); break;
-            case SimdPath.Vector256: AdamCore<Simd256, Vector256<float>, Sqrt256>(stepSize, inverseBc2, beta1, beta2, epsilon, gradient, m, v, parameters); break;
-            case SimdPath.Vector128: AdamCore<Simd128, Vector128<float>, Sqrt128>(stepSize, inverseBc2, beta1, beta2, epsilon, gradient, m, v, parameters); break;
-            default: AdamCore<SimdScalar, float, SqrtScalar>(stepSize, inverseBc2, beta1, beta2, epsilon, gradient, m, v, parameters); break;
-        }
+            StepSize = stepSize, InverseBc2 = inverseBc2, Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon, Gradient = gradient, M = m, V = v, Parameters = parameters,
+        };
+        SimdDispatch.RunVector(ref action);
     }
 
     // ------------------------------------------------------------------ checks (shared with the twins)
@@ -131,6 +123,38 @@ public static partial class Kernels
 
     // ------------------------------------------------------------------ optimizers
 
+    private ref struct SgdAction : IVectorAction
+    {
+        public float LearningRate;
+        public float Momentum;
+        public ReadOnlySpan<float> Gradient;
+        public Span<float> Velocity;
+        public Span<float> Parameters;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TOps, TVec>()
+            where TOps : struct, ISimd<TVec>
+            where TVec : struct => SgdCore<TOps, TVec>(LearningRate, Momentum, Gradient, Velocity, Parameters);
+    }
+
+    private ref struct AdamAction : IVectorAction
+    {
+        public float StepSize;
+        public float InverseBc2;
+        public float Beta1;
+        public float Beta2;
+        public float Epsilon;
+        public ReadOnlySpan<float> Gradient;
+        public Span<float> M;
+        public Span<float> V;
+        public Span<float> Parameters;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TOps, TVec>()
+            where TOps : struct, ISimd<TVec>
+            where TVec : struct => AdamCore<TOps, TVec>(StepSize, InverseBc2, Beta1, Beta2, Epsilon, Gradient, M, V, Parameters);
+    }
+
     [SkipLocalsInit]
     private static void SgdCore<TOps, TVec>(float learningRate, float momentum, ReadOnlySpan<float> gradient, Span<float> velocity, Span<float> parameters)
         where TOps : struct, ISimd<TVec>
@@ -175,11 +199,10 @@ public static partial class Kernels
     }
 
     [SkipLocalsInit]
-    private static void AdamCore<TOps, TVec, TSqrt>(
+    private static void AdamCore<TOps, TVec>(
         float stepSize, float inverseBc2, float beta1, float beta2, float epsilon, ReadOnlySpan<float> gradient, Span<float> m, Span<float> v, Span<float> parameters)
         where TOps : struct, ISimd<TVec>
         where TVec : struct
-        where TSqrt : struct, IVectorSqrt<TVec>
     {
         int w = TOps.Count;
         int n = parameters.Length;
@@ -198,7 +221,7 @@ public static partial class Kernels
             TVec vv = TOps.MultiplyAdd(b2, TOps.Load(ref Unsafe.Add(ref rv, k)), TOps.Multiply(c2, TOps.Multiply(g, g)));
             TOps.Store(mv, ref Unsafe.Add(ref rm, k));
             TOps.Store(vv, ref Unsafe.Add(ref rv, k));
-            TVec denominator = TOps.MultiplyAdd(TSqrt.Sqrt(vv), ib2, eps);
+            TVec denominator = TOps.MultiplyAdd(TOps.Sqrt(vv), ib2, eps);
             TOps.Store(TOps.MultiplyAdd(minusStep, TOps.Divide(mv, denominator), TOps.Load(ref Unsafe.Add(ref rp, k))), ref Unsafe.Add(ref rp, k));
         }
 
@@ -212,35 +235,5 @@ public static partial class Kernels
             float denominator = float.MultiplyAddEstimate(MathF.Sqrt(vv), inverseBc2, epsilon);
             Unsafe.Add(ref rp, k) = float.MultiplyAddEstimate(-stepSize, mv / denominator, Unsafe.Add(ref rp, k));
         }
-    }
-
-    private interface IVectorSqrt<TVec>
-        where TVec : struct
-    {
-        static abstract TVec Sqrt(TVec x);
-    }
-
-    private readonly struct Sqrt512 : IVectorSqrt<Vector512<float>>
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Sqrt(Vector512<float> x) => Vector512.Sqrt(x);
-    }
-
-    private readonly struct Sqrt256 : IVectorSqrt<Vector256<float>>
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> Sqrt(Vector256<float> x) => Vector256.Sqrt(x);
-    }
-
-    private readonly struct Sqrt128 : IVectorSqrt<Vector128<float>>
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector128<float> Sqrt(Vector128<float> x) => Vector128.Sqrt(x);
-    }
-
-    private readonly struct SqrtScalar : IVectorSqrt<float>
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Sqrt(float x) => MathF.Sqrt(x);
     }
 }

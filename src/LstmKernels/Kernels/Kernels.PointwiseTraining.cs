@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -28,13 +27,8 @@ public static partial class Kernels
         int hiddenSize, ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, Span<float> activations, Span<float> h, Span<float> c)
     {
         CheckPointwiseTraining(hiddenSize, gates, cPrev, activations, h, c);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: PointwiseTrainingCore<Panel512, Vector512<float>>(hiddenSize, gates, cPrev, activations, h, c); break;
-            case SimdPath.Vector256: PointwiseTrainingCore<Panel256, Pair256>(hiddenSize, gates, cPrev, activations, h, c); break;
-            case SimdPath.Vector128: PointwiseTrainingCore<Panel128, Quad128>(hiddenSize, gates, cPrev, activations, h, c); break;
-            default: PointwiseTrainingCore<PanelScalar, Scalar16>(hiddenSize, gates, cPrev, activations, h, c); break;
-        }
+        var action = new PointwiseTrainingAction { HiddenSize = hiddenSize, Gates = gates, CPrev = cPrev, Activations = activations, H = h, C = c };
+        SimdDispatch.Run(ref action);
     }
 
     /// <summary>
@@ -71,13 +65,11 @@ public static partial class Kernels
         Span<float> dcPrev)
     {
         CheckPointwiseBackward(hiddenSize, activations, cPrev, c, dh, dc, dGates, dcPrev);
-        switch (ActivePath)
+        var action = new PointwiseBackwardAction
         {
-            case SimdPath.Vector512: PointwiseBackwardCore<Panel512, Vector512<float>>(hiddenSize, activations, cPrev, c, dh, dc, dGates, dcPrev); break;
-            case SimdPath.Vector256: PointwiseBackwardCore<Panel256, Pair256>(hiddenSize, activations, cPrev, c, dh, dc, dGates, dcPrev); break;
-            case SimdPath.Vector128: PointwiseBackwardCore<Panel128, Quad128>(hiddenSize, activations, cPrev, c, dh, dc, dGates, dcPrev); break;
-            default: PointwiseBackwardCore<PanelScalar, Scalar16>(hiddenSize, activations, cPrev, c, dh, dc, dGates, dcPrev); break;
-        }
+            HiddenSize = hiddenSize, Activations = activations, CPrev = cPrev, C = c, Dh = dh, Dc = dc, DGates = dGates, DcPrev = dcPrev,
+        };
+        SimdDispatch.Run(ref action);
     }
 
     // ------------------------------------------------------------------ checks (shared with the twins)
@@ -138,6 +130,21 @@ public static partial class Kernels
 
     // ------------------------------------------------------------------ pointwise forward with cache
 
+    private ref struct PointwiseTrainingAction : IPanelAction
+    {
+        public int HiddenSize;
+        public ReadOnlySpan<float> Gates;
+        public ReadOnlySpan<float> CPrev;
+        public Span<float> Activations;
+        public Span<float> H;
+        public Span<float> C;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TPanel, TP>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct => PointwiseTrainingCore<TPanel, TP>(HiddenSize, Gates, CPrev, Activations, H, C);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PointwiseTrainingPanel<TPanel, TP>(ref float z, int gateStride, ref float cPrev, ref float act, ref float h, ref float c)
         where TPanel : struct, IPanel<TP>
@@ -168,9 +175,8 @@ public static partial class Kernels
         int full = hiddenSize - (hiddenSize % W);
         int rest = hiddenSize - full;
 
-        // Tail panel: 4 gates in, 1 cPrev, 4 activations, c, h.
-        Span<float> t = stackalloc float[11 * W];
-        ref float rt = ref MemoryMarshal.GetReference(t);
+        // Tail slots: 4 gates and cPrev in (0..4); 4 activations, c and h out (5..10).
+        var t = new PaddedTail(stackalloc float[11 * W]);
         for (int b = 0; b < batch; b++)
         {
             ref float rz = ref Unsafe.Add(ref MemoryMarshal.GetReference(gates), b * 4 * hiddenSize);
@@ -190,25 +196,41 @@ public static partial class Kernels
                 ReadOnlySpan<float> z = gates.Slice(b * 4 * hiddenSize, 4 * hiddenSize);
                 for (int gate = 0; gate < 4; gate++)
                 {
-                    z.Slice((gate * hiddenSize) + full, rest).CopyTo(t[(gate * W)..]);
+                    t.Gather(gate, z.Slice((gate * hiddenSize) + full, rest));
                 }
 
-                cPrev.Slice((b * hiddenSize) + full, rest).CopyTo(t[(4 * W)..]);
-                PointwiseTrainingPanel<TPanel, TP>(
-                    ref rt, W, ref Unsafe.Add(ref rt, 4 * W), ref Unsafe.Add(ref rt, 5 * W), ref Unsafe.Add(ref rt, 10 * W), ref Unsafe.Add(ref rt, 9 * W));
+                t.Gather(4, cPrev.Slice((b * hiddenSize) + full, rest));
+                PointwiseTrainingPanel<TPanel, TP>(ref t[0], W, ref t[4], ref t[5], ref t[10], ref t[9]);
                 Span<float> a = activations.Slice(b * 4 * hiddenSize, 4 * hiddenSize);
                 for (int gate = 0; gate < 4; gate++)
                 {
-                    t.Slice((5 + gate) * W, rest).CopyTo(a[((gate * hiddenSize) + full)..]);
+                    t.Scatter(5 + gate, a.Slice((gate * hiddenSize) + full, rest));
                 }
 
-                t.Slice(9 * W, rest).CopyTo(c[((b * hiddenSize) + full)..]);
-                t.Slice(10 * W, rest).CopyTo(h[((b * hiddenSize) + full)..]);
+                t.Scatter(9, c.Slice((b * hiddenSize) + full, rest));
+                t.Scatter(10, h.Slice((b * hiddenSize) + full, rest));
             }
         }
     }
 
     // ------------------------------------------------------------------ pointwise backward
+
+    private ref struct PointwiseBackwardAction : IPanelAction
+    {
+        public int HiddenSize;
+        public ReadOnlySpan<float> Activations;
+        public ReadOnlySpan<float> CPrev;
+        public ReadOnlySpan<float> C;
+        public ReadOnlySpan<float> Dh;
+        public ReadOnlySpan<float> Dc;
+        public Span<float> DGates;
+        public Span<float> DcPrev;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TPanel, TP>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct => PointwiseBackwardCore<TPanel, TP>(HiddenSize, Activations, CPrev, C, Dh, Dc, DGates, DcPrev);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void PointwiseBackwardPanel<TPanel, TP>(
@@ -259,9 +281,8 @@ public static partial class Kernels
         int full = hiddenSize - (hiddenSize % W);
         int rest = hiddenSize - full;
 
-        // Tail panel: 4 activations, cPrev, c, dh, dc in (0..8W); 4 dz, dcPrev out (8W..13W).
-        Span<float> t = stackalloc float[13 * W];
-        ref float rt = ref MemoryMarshal.GetReference(t);
+        // Tail slots: 4 activations, cPrev, c, dh, dc in (0..7); 4 dz and dcPrev out (8..12).
+        var t = new PaddedTail(stackalloc float[13 * W]);
         for (int b = 0; b < batch; b++)
         {
             int g4 = b * 4 * hiddenSize;
@@ -292,29 +313,21 @@ public static partial class Kernels
                 ReadOnlySpan<float> a = activations.Slice(g4, 4 * hiddenSize);
                 for (int gate = 0; gate < 4; gate++)
                 {
-                    a.Slice((gate * hiddenSize) + full, rest).CopyTo(t[(gate * W)..]);
+                    t.Gather(gate, a.Slice((gate * hiddenSize) + full, rest));
                 }
 
-                cPrev.Slice(s + full, rest).CopyTo(t[(4 * W)..]);
-                c.Slice(s + full, rest).CopyTo(t[(5 * W)..]);
-                dh.Slice(s + full, rest).CopyTo(t[(6 * W)..]);
-                dc.Slice(s + full, rest).CopyTo(t[(7 * W)..]);
-                PointwiseBackwardPanel<TPanel, TP>(
-                    ref rt,
-                    W,
-                    ref Unsafe.Add(ref rt, 4 * W),
-                    ref Unsafe.Add(ref rt, 5 * W),
-                    ref Unsafe.Add(ref rt, 6 * W),
-                    ref Unsafe.Add(ref rt, 7 * W),
-                    ref Unsafe.Add(ref rt, 8 * W),
-                    ref Unsafe.Add(ref rt, 12 * W));
+                t.Gather(4, cPrev.Slice(s + full, rest));
+                t.Gather(5, c.Slice(s + full, rest));
+                t.Gather(6, dh.Slice(s + full, rest));
+                t.Gather(7, dc.Slice(s + full, rest));
+                PointwiseBackwardPanel<TPanel, TP>(ref t[0], W, ref t[4], ref t[5], ref t[6], ref t[7], ref t[8], ref t[12]);
                 Span<float> z = dGates.Slice(g4, 4 * hiddenSize);
                 for (int gate = 0; gate < 4; gate++)
                 {
-                    t.Slice((8 + gate) * W, rest).CopyTo(z[((gate * hiddenSize) + full)..]);
+                    t.Scatter(8 + gate, z.Slice((gate * hiddenSize) + full, rest));
                 }
 
-                t.Slice(12 * W, rest).CopyTo(dcPrev[(s + full)..]);
+                t.Scatter(12, dcPrev.Slice(s + full, rest));
             }
         }
     }
