@@ -310,9 +310,9 @@ public sealed class BackwardKernelTests
         Check.Throws<ArgumentOutOfRangeException>("hiddenSize", () => fn(-1, dz, w, d));
         Check.Throws<ArgumentException>("dGates", () => fn(2, new float[23], w, d));
         Check.Throws<ArgumentException>("weight", () => fn(2, dz, new float[41], d));
-        Check.Throws<ArgumentException>("destination", () => fn(2, dz, w, new float[14]));
-        Check.Throws<ArgumentException>("destination", () => fn(2, dz, w, w.AsSpan(0, 15)));
-        Check.Throws<ArgumentException>("destination", () => fn(2, dz, w, dz.AsSpan(3, 15)));
+        Check.Throws<ArgumentException>("inputGradient", () => fn(2, dz, w, new float[14]));
+        Check.Throws<ArgumentException>("inputGradient", () => fn(2, dz, w, w.AsSpan(0, 15)));
+        Check.Throws<ArgumentException>("inputGradient", () => fn(2, dz, w, dz.AsSpan(3, 15)));
     }
 
     // ---------------------------------------------------------------- allocation

@@ -45,24 +45,24 @@ public static partial class Kernels
     }
 
     /// <summary>
-    /// The transposed gate projection, accumulated: <c>destination[b, k] += Σ_r dGates[b, r]·weight[r, k]</c>, i.e.
+    /// The transposed gate projection, accumulated: <c>inputGradient[b, k] += Σ_r dGates[b, r]·weight[r, k]</c>, i.e.
     /// <c>dX += dZ·W</c>. With <c>WeightIh</c> it gives ∂L/∂x, with <c>WeightHh</c> ∂L/∂hPrev.
     /// </summary>
     /// <param name="hiddenSize">H (at least 1); the weight has 4H rows.</param>
     /// <param name="dGates">∂L/∂z <c>[B, 4H]</c>; its length sets B.</param>
     /// <param name="weight">The weights of the forward projection <c>[4H, K]</c>; its length sets K.</param>
-    /// <param name="destination">The gradient <c>[B, K]</c>, accumulated (+=). Must not overlap an input.</param>
+    /// <param name="inputGradient">The gradient <c>[B, K]</c>, accumulated (+=). Must not overlap an input.</param>
     /// <remarks>
     /// Register tiles of up to 4 batch rows × 2 vectors of columns walk the weight rows once per tile. Each element is
     /// within (4H + 2)·2⁻²⁴·(|initial| + Σ|dz·w|) of the exact value.
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="hiddenSize"/> is less than 1.</exception>
-    /// <exception cref="ArgumentException">A length does not fit the shapes above, or the destination overlaps an input.</exception>
-    public static void AccumulateInputGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> destination)
+    /// <exception cref="ArgumentException">A length does not fit the shapes above, or the input gradient overlaps an input.</exception>
+    public static void AccumulateInputGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> inputGradient)
     {
-        (int batch, int k) = CheckInputGradient(hiddenSize, dGates, weight, destination);
+        (int batch, int k) = CheckInputGradient(hiddenSize, dGates, weight, inputGradient);
         int rows = 4 * hiddenSize;
-        var action = new GemmAction { M = batch, N = k, P = rows, A = dGates, Sam = rows, Sap = 1, B = weight, C = destination };
+        var action = new GemmAction { M = batch, N = k, P = rows, A = dGates, Sam = rows, Sap = 1, B = weight, C = inputGradient };
         SimdDispatch.RunVector(ref action);
     }
 
@@ -93,13 +93,13 @@ public static partial class Kernels
         Aliasing.Disjoint(biasGradient, dGates, nameof(biasGradient), nameof(dGates));
     }
 
-    internal static (int Batch, int Columns) CheckInputGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> destination)
+    internal static (int Batch, int Columns) CheckInputGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> inputGradient)
     {
         int batch = ThrowHelper.GateRows(hiddenSize, dGates.Length, nameof(dGates), "rows of 4·hiddenSize gate gradients");
         int columns = ThrowHelper.GateRows(hiddenSize, weight.Length, nameof(weight), "[4H, K]");
-        ThrowHelper.CheckLength(destination.Length, (long)batch * columns, nameof(destination), "[B, K] with B = dGates.Length / 4H, K = weight.Length / 4H");
-        Aliasing.Disjoint(destination, dGates, nameof(destination), nameof(dGates));
-        Aliasing.Disjoint(destination, weight, nameof(destination), nameof(weight));
+        ThrowHelper.CheckLength(inputGradient.Length, (long)batch * columns, nameof(inputGradient), "[B, K] with B = dGates.Length / 4H, K = weight.Length / 4H");
+        Aliasing.Disjoint(inputGradient, dGates, nameof(inputGradient), nameof(dGates));
+        Aliasing.Disjoint(inputGradient, weight, nameof(inputGradient), nameof(weight));
         return (batch, columns);
     }
 

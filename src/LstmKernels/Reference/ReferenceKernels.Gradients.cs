@@ -53,24 +53,24 @@ public static partial class ReferenceKernels
     /// <param name="hiddenSize">H.</param>
     /// <param name="dGates">∂L/∂z <c>[B, 4H]</c>.</param>
     /// <param name="weight">The forward weights <c>[4H, K]</c>.</param>
-    /// <param name="destination">The gradient <c>[B, K]</c>, accumulated.</param>
+    /// <param name="inputGradient">The gradient <c>[B, K]</c>, accumulated.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="hiddenSize"/> is less than 1.</exception>
-    /// <exception cref="ArgumentException">A length does not fit, or the destination overlaps an input.</exception>
-    public static void AccumulateInputGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> destination)
+    /// <exception cref="ArgumentException">A length does not fit, or the input gradient overlaps an input.</exception>
+    public static void AccumulateInputGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> inputGradient)
     {
-        (int batch, int k) = Kernels.CheckInputGradient(hiddenSize, dGates, weight, destination);
+        (int batch, int k) = Kernels.CheckInputGradient(hiddenSize, dGates, weight, inputGradient);
         int rows = 4 * hiddenSize;
         for (int b = 0; b < batch; b++)
         {
             for (int col = 0; col < k; col++)
             {
-                double sum = destination[(b * k) + col];
+                double sum = inputGradient[(b * k) + col];
                 for (int r = 0; r < rows; r++)
                 {
                     sum += (double)dGates[(b * rows) + r] * weight[(r * k) + col];
                 }
 
-                destination[(b * k) + col] = (float)sum;
+                inputGradient[(b * k) + col] = (float)sum;
             }
         }
     }
