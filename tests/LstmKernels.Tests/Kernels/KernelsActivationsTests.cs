@@ -6,7 +6,7 @@ namespace LstmKernels.Tests;
 
 /// <summary>Kernels.Sigmoid and Kernels.Tanh (Kernels.Activations.cs) against their twins and the exact values.</summary>
 [Properties(Arbitrary = [typeof(Generators)], MaxTest = 200)]
-public sealed class ActivationsTests
+public sealed class KernelsActivationsTests
 {
     /// <summary>Every special value of the activations' contract (and the edges of exp's clamp and tanh's branch).</summary>
     private static readonly float[] SpecialValues =
