@@ -33,10 +33,12 @@ public class ProjectionBenchmarks
     }
 
     [Benchmark(Baseline = true)]
+    [BenchmarkCategory("GateProjection")]
     public void GateProjectionReference() =>
         ReferenceKernels.GateProjection(x, h, parameters.WeightIh, parameters.WeightHh, parameters.Bias, gates);
 
     [Benchmark]
+    [BenchmarkCategory("GateProjection")]
     public void GateProjection() =>
         Kernels.GateProjection(x, h, parameters.WeightIh, parameters.WeightHh, parameters.Bias, gates);
 }

@@ -33,7 +33,7 @@ public static class BackwardGenerators
             from initial in Generators.Floats(4 * hidden * columns, Gen.Elements(Dist.Unit, Dist.Spread))
             select new WeightGradientCase(hidden, columns, rows, dGates, input, initial));
 
-    /// <summary>Inputs of AccumulateInputGradient: B rows, a [4H, K] weight, a nonzero initial destination.</summary>
+    /// <summary>Inputs of AccumulateInputGradient: B rows, a [4H, K] weight, a nonzero initial input gradient.</summary>
     public static Arbitrary<InputGradientCase> InputGradientCases() =>
         Arb.From(
             from hidden in Generators.Size

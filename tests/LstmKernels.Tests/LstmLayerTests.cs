@@ -307,12 +307,12 @@ public sealed class LstmLayerTests
     public void Linear_Throws()
     {
         float[] x = new float[6], w = new float[12], bias = new float[4], d = new float[8];
-        Check.Throws<ArgumentException>("bias", () => Kernels.Linear(x, w, default, d));
+        Check.Throws<ArgumentException>("destination", () => Kernels.Linear(x, w, default, new float[9]));
         Check.Throws<ArgumentException>("weight", () => Kernels.Linear(x, new float[13], bias, d));
         Check.Throws<ArgumentException>("destination", () => Kernels.Linear(x, w, bias, new float[9]));
         Check.Throws<ArgumentException>("x", () => Kernels.Linear(new float[5], w, bias, d));
         Check.Throws<ArgumentException>("destination", () => Kernels.Linear(x, w, bias, w.AsSpan(0, 8)));
-        Check.Throws<ArgumentException>("bias", () => ReferenceKernels.Linear(x, w, default, d));
+        Check.Throws<ArgumentException>("destination", () => ReferenceKernels.Linear(x, w, default, new float[9]));
     }
 
     // ---------------------------------------------------------------- helpers

@@ -47,6 +47,12 @@ internal static class Tolerances
         ((inputSize + hiddenSize + 2) * U * sumOfAbsoluteTerms) + 1e-30;
 
     /// <summary>
+    /// Linear against the exact sum: the documented (K + 1)·u·(|b| + Σ|x·w|), with the slack and floor of
+    /// <see cref="Projection"/> (a sum of K + 1 terms; without bias b = 0). The same bound as a projection with H = 0.
+    /// </summary>
+    public static double Linear(int inner, double sumOfAbsoluteTerms) => Projection(inner, 0, sumOfAbsoluteTerms);
+
+    /// <summary>
     /// LstmPointwise's new cell state against the exact c = f·cPrev + i·g with f, i, g the exact activations of
     /// the same float pre-activations. Propagating the activation bound (4u relative, 1e-38 absolute): f̃·cPrev is
     /// off by 4u·|f·cPrev| + 1e-38·|cPrev|; ĩ·g̃ by 8u·|i·g| + 2e-38; then the product rounds (½u·|i·g|), the fma
@@ -157,7 +163,7 @@ internal static class Tolerances
     /// </summary>
     public const double InitRangeFactor = 1 + (4 * U);
 
-    // ---------------------------------------------------------------- training (Kernels.Backward.cs, Training/)
+    // ---------------------------------------------------------------- training (Kernels.PointwiseTraining.cs, .Gradients.cs, .Optimizers.cs, Training/)
 
     /// <summary>
     /// LstmPointwiseBackward against its double twin (same float activations and states): the documented

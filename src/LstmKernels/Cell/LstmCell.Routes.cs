@@ -108,13 +108,12 @@ public sealed partial class LstmCell
     internal bool UsesSplit(int steps) => stepThreads > 1 && steps > 1 && packed.Panels > 1 && packed.Bytes >= SplitMinBytes;
 
     /// <summary>Whether <see cref="ForwardSequence"/> takes the lookahead route on the active SIMD path for this shape.</summary>
-    internal bool UsesLookahead(int steps, int batch) => Kernels.ActivePath switch
+    internal bool UsesLookahead(int steps, int batch)
     {
-        SimdPath.Vector512 => UsesLookahead<Panel512, Vector512<float>, Float32Weights>(steps, batch),
-        SimdPath.Vector256 => UsesLookahead<Panel256, Pair256, Float32Weights>(steps, batch),
-        SimdPath.Vector128 => UsesLookahead<Panel128, Quad128, Float32Weights>(steps, batch),
-        _ => UsesLookahead<PanelScalar, Scalar16, Float32Weights>(steps, batch),
-    };
+        var query = new LookaheadQuery(this, steps, batch);
+        SimdDispatch.Run(ref query);
+        return query.Result;
+    }
 
     /// <summary>
     /// The lookahead route needs one-vector panels (its 24 accumulators take most of AVX-512's 32 registers), float32
@@ -147,5 +146,16 @@ public sealed partial class LstmCell
         }
 
         return buffer.AsSpan(0, length);
+    }
+
+    /// <summary>Asks <see cref="UsesLookahead{TPanel, TP, TFormat}"/> on the active path (float32 weights).</summary>
+    private ref struct LookaheadQuery(LstmCell cell, int steps, int batch) : IPanelAction
+    {
+        public bool Result { get; private set; }
+
+        public void Run<TPanel, TP>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct =>
+            Result = cell.UsesLookahead<TPanel, TP, Float32Weights>(steps, batch);
     }
 }

@@ -27,13 +27,8 @@ public sealed partial class LstmCell
             return;
         }
 
-        switch (Kernels.ActivePath)
-        {
-            case SimdPath.Vector512: RunSequence<Panel512, Vector512<float>>(batch, x, h0, c0, y, hT, cT); break;
-            case SimdPath.Vector256: RunSequence<Panel256, Pair256>(batch, x, h0, c0, y, hT, cT); break;
-            case SimdPath.Vector128: RunSequence<Panel128, Quad128>(batch, x, h0, c0, y, hT, cT); break;
-            default: RunSequence<PanelScalar, Scalar16>(batch, x, h0, c0, y, hT, cT); break;
-        }
+        var run = new SequenceAction(this, batch, x, h0, c0, y, hT, cT);
+        FormatDispatch.Run(packed.Precision, ref run);
     }
 
     /// <summary>The sequence as guarded single steps, for inputs that could overflow the fused route.</summary>
@@ -52,19 +47,6 @@ public sealed partial class LstmCell
 
             StepCore(batch, rows, hT, cT, hT, cT);
             y.Write(t, hT);
-        }
-    }
-
-    private void RunSequence<TPanel, TP>(
-        int batch, scoped in SequenceInput x, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, scoped in SequenceOutput y, Span<float> hT, Span<float> cT)
-        where TPanel : struct, IPanel<TP>
-        where TP : struct
-    {
-        switch (packed.Precision)
-        {
-            case WeightPrecision.Float32: RunSequence<TPanel, TP, Float32Weights>(batch, x, h0, c0, y, hT, cT); break;
-            case WeightPrecision.BFloat16: RunSequence<TPanel, TP, BFloat16Weights>(batch, x, h0, c0, y, hT, cT); break;
-            default: RunSequence<TPanel, TP, Int8Weights>(batch, x, h0, c0, y, hT, cT); break;
         }
     }
 
@@ -369,5 +351,24 @@ public sealed partial class LstmCell
         }
 
         return scratch[..(count * n)];
+    }
+
+    /// <summary>A sequence on the path and weight format that <see cref="FormatDispatch"/> picks.</summary>
+    private readonly ref struct SequenceAction(
+        LstmCell cell, int batch, SequenceInput x, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, SequenceOutput y, Span<float> hT, Span<float> cT)
+        : IPanelFormatAction
+    {
+        private readonly SequenceInput x = x;
+        private readonly ReadOnlySpan<float> h0 = h0;
+        private readonly ReadOnlySpan<float> c0 = c0;
+        private readonly SequenceOutput y = y;
+        private readonly Span<float> hT = hT;
+        private readonly Span<float> cT = cT;
+
+        public void Run<TPanel, TP, TFormat>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct
+            where TFormat : struct, IWeightFormat =>
+            cell.RunSequence<TPanel, TP, TFormat>(batch, x, h0, c0, y, hT, cT);
     }
 }

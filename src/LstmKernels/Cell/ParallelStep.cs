@@ -69,24 +69,23 @@ internal sealed unsafe class ParallelStep : PooledWork
     /// <summary>Panels [<paramref name="first"/>, <paramref name="end"/>) of a step on this thread, on the active path and the weights' format.</summary>
     public static void Dispatch(PackedWeights w, int first, int end, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
     {
-        switch (Kernels.ActivePath)
-        {
-            case SimdPath.Vector512: Dispatch<Panel512, Vector512<float>>(w, first, end, batch, v, cPrev, hNext, cNext); break;
-            case SimdPath.Vector256: Dispatch<Panel256, Pair256>(w, first, end, batch, v, cPrev, hNext, cNext); break;
-            case SimdPath.Vector128: Dispatch<Panel128, Quad128>(w, first, end, batch, v, cPrev, hNext, cNext); break;
-            default: Dispatch<PanelScalar, Scalar16>(w, first, end, batch, v, cPrev, hNext, cNext); break;
-        }
+        var step = new StepAction(w, first, end, batch, v, cPrev, hNext, cNext);
+        FormatDispatch.Run(w.Precision, ref step);
     }
 
-    private static void Dispatch<TPanel, TP>(PackedWeights w, int first, int end, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
-        where TPanel : struct, IPanel<TP>
-        where TP : struct
+    private readonly ref struct StepAction(
+        PackedWeights w, int first, int end, int batch, ReadOnlySpan<float> v, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
+        : IPanelFormatAction
     {
-        switch (w.Precision)
-        {
-            case WeightPrecision.Float32: FusedStep<TPanel, TP, Float32Weights>.Run(w, first, end, batch, v, cPrev, hNext, cNext); break;
-            case WeightPrecision.BFloat16: FusedStep<TPanel, TP, BFloat16Weights>.Run(w, first, end, batch, v, cPrev, hNext, cNext); break;
-            default: FusedStep<TPanel, TP, Int8Weights>.Run(w, first, end, batch, v, cPrev, hNext, cNext); break;
-        }
+        private readonly ReadOnlySpan<float> v = v;
+        private readonly ReadOnlySpan<float> cPrev = cPrev;
+        private readonly Span<float> hNext = hNext;
+        private readonly Span<float> cNext = cNext;
+
+        public void Run<TPanel, TP, TFormat>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct
+            where TFormat : struct, IWeightFormat =>
+            FusedStep<TPanel, TP, TFormat>.Run(w, first, end, batch, v, cPrev, hNext, cNext);
     }
 }

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -20,13 +19,8 @@ public static partial class Kernels
     public static void Sigmoid(ReadOnlySpan<float> x, Span<float> destination)
     {
         CheckUnary(x, destination);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: Map<Panel512, Vector512<float>, SigmoidOp>(x, destination); break;
-            case SimdPath.Vector256: Map<Panel256, Pair256, SigmoidOp>(x, destination); break;
-            case SimdPath.Vector128: Map<Panel128, Quad128, SigmoidOp>(x, destination); break;
-            default: Map<PanelScalar, Scalar16, SigmoidOp>(x, destination); break;
-        }
+        var action = new MapAction<SigmoidOp> { X = x, Destination = destination };
+        SimdDispatch.Run(ref action);
     }
 
     /// <summary>Hyperbolic tangent of each element: <c>destination[k] = tanh(x[k])</c>.</summary>
@@ -41,13 +35,8 @@ public static partial class Kernels
     public static void Tanh(ReadOnlySpan<float> x, Span<float> destination)
     {
         CheckUnary(x, destination);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: Map<Panel512, Vector512<float>, TanhOp>(x, destination); break;
-            case SimdPath.Vector256: Map<Panel256, Pair256, TanhOp>(x, destination); break;
-            case SimdPath.Vector128: Map<Panel128, Quad128, TanhOp>(x, destination); break;
-            default: Map<PanelScalar, Scalar16, TanhOp>(x, destination); break;
-        }
+        var action = new MapAction<TanhOp> { X = x, Destination = destination };
+        SimdDispatch.Run(ref action);
     }
 
     internal static void CheckUnary(ReadOnlySpan<float> x, Span<float> destination)
@@ -79,6 +68,18 @@ public static partial class Kernels
             where TP : struct => TPanel.Tanh(x);
     }
 
+    private ref struct MapAction<TOp> : IPanelAction
+        where TOp : struct, IUnaryOp
+    {
+        public ReadOnlySpan<float> X;
+        public Span<float> Destination;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TPanel, TP>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct => Map<TPanel, TP, TOp>(X, Destination);
+    }
+
     [SkipLocalsInit]
     private static void Map<TPanel, TP, TOp>(ReadOnlySpan<float> x, Span<float> destination)
         where TPanel : struct, IPanel<TP>
@@ -99,12 +100,11 @@ public static partial class Kernels
         {
             // The tail goes through the same 16-wide code on a padded copy, so its values get the same bits as
             // they would in a full panel (no separate scalar formula for the last elements).
-            Span<float> tail = stackalloc float[W];
-            tail.Clear();
-            x[k..].CopyTo(tail);
-            ref float t = ref MemoryMarshal.GetReference(tail);
+            var tail = new PaddedTail(stackalloc float[W]);
+            tail.Gather(0, x[k..]);
+            ref float t = ref tail[0];
             TPanel.Store(TOp.Apply<TPanel, TP>(TPanel.Load(ref t)), ref t);
-            tail[..(n - k)].CopyTo(destination[k..]);
+            tail.Scatter(0, destination[k..]);
         }
     }
 }

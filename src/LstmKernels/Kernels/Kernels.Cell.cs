@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -22,13 +21,8 @@ public static partial class Kernels
         ReadOnlySpan<float> forgetGate, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> inputGate, ReadOnlySpan<float> candidate, Span<float> c)
     {
         CheckCellUpdate(forgetGate, cPrev, inputGate, candidate, c);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: CellUpdateCore<Panel512, Vector512<float>>(forgetGate, cPrev, inputGate, candidate, c); break;
-            case SimdPath.Vector256: CellUpdateCore<Panel256, Pair256>(forgetGate, cPrev, inputGate, candidate, c); break;
-            case SimdPath.Vector128: CellUpdateCore<Panel128, Quad128>(forgetGate, cPrev, inputGate, candidate, c); break;
-            default: CellUpdateCore<PanelScalar, Scalar16>(forgetGate, cPrev, inputGate, candidate, c); break;
-        }
+        var action = new CellUpdateAction { F = forgetGate, CPrev = cPrev, I = inputGate, G = candidate, C = c };
+        SimdDispatch.Run(ref action);
     }
 
     /// <summary>Hidden-state update: <c>h[k] = outputGate[k]·tanh(c[k])</c>.</summary>
@@ -40,13 +34,8 @@ public static partial class Kernels
     public static void HiddenUpdate(ReadOnlySpan<float> outputGate, ReadOnlySpan<float> c, Span<float> h)
     {
         CheckHiddenUpdate(outputGate, c, h);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: HiddenUpdateCore<Panel512, Vector512<float>>(outputGate, c, h); break;
-            case SimdPath.Vector256: HiddenUpdateCore<Panel256, Pair256>(outputGate, c, h); break;
-            case SimdPath.Vector128: HiddenUpdateCore<Panel128, Quad128>(outputGate, c, h); break;
-            default: HiddenUpdateCore<PanelScalar, Scalar16>(outputGate, c, h); break;
-        }
+        var action = new HiddenUpdateAction { O = outputGate, C = c, H = h };
+        SimdDispatch.Run(ref action);
     }
 
     /// <summary>
@@ -64,13 +53,8 @@ public static partial class Kernels
     public static void LstmPointwise(int hiddenSize, ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, Span<float> h, Span<float> c)
     {
         CheckPointwise(hiddenSize, gates, cPrev, h, c);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: PointwiseCore<Panel512, Vector512<float>>(hiddenSize, gates, cPrev, h, c); break;
-            case SimdPath.Vector256: PointwiseCore<Panel256, Pair256>(hiddenSize, gates, cPrev, h, c); break;
-            case SimdPath.Vector128: PointwiseCore<Panel128, Quad128>(hiddenSize, gates, cPrev, h, c); break;
-            default: PointwiseCore<PanelScalar, Scalar16>(hiddenSize, gates, cPrev, h, c); break;
-        }
+        var action = new PointwiseAction { HiddenSize = hiddenSize, Gates = gates, CPrev = cPrev, H = h, C = c };
+        SimdDispatch.Run(ref action);
     }
 
     internal static void CheckCellUpdate(
@@ -123,6 +107,46 @@ public static partial class Kernels
         Aliasing.AllowExactOnly(c, cPrev, nameof(c), nameof(cPrev));
     }
 
+    private ref struct CellUpdateAction : IPanelAction
+    {
+        public ReadOnlySpan<float> F;
+        public ReadOnlySpan<float> CPrev;
+        public ReadOnlySpan<float> I;
+        public ReadOnlySpan<float> G;
+        public Span<float> C;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TPanel, TP>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct => CellUpdateCore<TPanel, TP>(F, CPrev, I, G, C);
+    }
+
+    private ref struct HiddenUpdateAction : IPanelAction
+    {
+        public ReadOnlySpan<float> O;
+        public ReadOnlySpan<float> C;
+        public Span<float> H;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TPanel, TP>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct => HiddenUpdateCore<TPanel, TP>(O, C, H);
+    }
+
+    private ref struct PointwiseAction : IPanelAction
+    {
+        public int HiddenSize;
+        public ReadOnlySpan<float> Gates;
+        public ReadOnlySpan<float> CPrev;
+        public Span<float> H;
+        public Span<float> C;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TPanel, TP>()
+            where TPanel : struct, IPanel<TP>
+            where TP : struct => PointwiseCore<TPanel, TP>(HiddenSize, Gates, CPrev, H, C);
+    }
+
     [SkipLocalsInit]
     private static void CellUpdateCore<TPanel, TP>(
         ReadOnlySpan<float> f, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> i, ReadOnlySpan<float> g, Span<float> c)
@@ -145,14 +169,13 @@ public static partial class Kernels
 
         if (k < n)
         {
-            Span<float> t = stackalloc float[4 * W];
-            t.Clear();
-            f[k..].CopyTo(t);
-            cPrev[k..].CopyTo(t[W..]);
-            i[k..].CopyTo(t[(2 * W)..]);
-            g[k..].CopyTo(t[(3 * W)..]);
-            CellUpdateCore<TPanel, TP>(t[..W], t.Slice(W, W), t.Slice(2 * W, W), t.Slice(3 * W, W), t[..W]);
-            t[..(n - k)].CopyTo(c[k..]);
+            var t = new PaddedTail(stackalloc float[4 * W]);
+            t.Gather(0, f[k..]);
+            t.Gather(1, cPrev[k..]);
+            t.Gather(2, i[k..]);
+            t.Gather(3, g[k..]);
+            CellUpdateCore<TPanel, TP>(t.Slot(0), t.Slot(1), t.Slot(2), t.Slot(3), t.Slot(0));
+            t.Scatter(0, c[k..]);
         }
     }
 
@@ -175,12 +198,11 @@ public static partial class Kernels
 
         if (k < n)
         {
-            Span<float> t = stackalloc float[2 * W];
-            t.Clear();
-            o[k..].CopyTo(t);
-            c[k..].CopyTo(t[W..]);
-            HiddenUpdateCore<TPanel, TP>(t[..W], t[W..], t[..W]);
-            t[..(n - k)].CopyTo(h[k..]);
+            var t = new PaddedTail(stackalloc float[2 * W]);
+            t.Gather(0, o[k..]);
+            t.Gather(1, c[k..]);
+            HiddenUpdateCore<TPanel, TP>(t.Slot(0), t.Slot(1), t.Slot(0));
+            t.Scatter(0, h[k..]);
         }
     }
 
@@ -192,7 +214,7 @@ public static partial class Kernels
         const int W = PanelWidth.Value;
         int batch = cPrev.Length / hiddenSize;
         int full = hiddenSize - (hiddenSize % W);
-        Span<float> t = stackalloc float[7 * W];
+        var t = new PaddedTail(stackalloc float[7 * W]);
         for (int b = 0; b < batch; b++)
         {
             ReadOnlySpan<float> z = gates.Slice(b * 4 * hiddenSize, 4 * hiddenSize);
@@ -219,25 +241,20 @@ public static partial class Kernels
             int rest = hiddenSize - full;
             if (rest > 0)
             {
+                // Slots: 4 gates and cPrev in, c and h out.
                 t.Clear();
                 for (int gate = 0; gate < 4; gate++)
                 {
-                    z.Slice((gate * hiddenSize) + full, rest).CopyTo(t[(gate * W)..]);
+                    t.Gather(gate, z.Slice((gate * hiddenSize) + full, rest));
                 }
 
-                cp[full..].CopyTo(t[(4 * W)..]);
-                ref float rt = ref MemoryMarshal.GetReference(t);
+                t.Gather(4, cp[full..]);
                 TP cv = LstmPanel.Pointwise<TPanel, TP>(
-                    TPanel.Load(ref rt),
-                    TPanel.Load(ref Unsafe.Add(ref rt, W)),
-                    TPanel.Load(ref Unsafe.Add(ref rt, 2 * W)),
-                    TPanel.Load(ref Unsafe.Add(ref rt, 3 * W)),
-                    TPanel.Load(ref Unsafe.Add(ref rt, 4 * W)),
-                    out TP hv);
-                TPanel.Store(cv, ref Unsafe.Add(ref rt, 5 * W));
-                TPanel.Store(hv, ref Unsafe.Add(ref rt, 6 * W));
-                t.Slice(5 * W, rest).CopyTo(cb[full..]);
-                t.Slice(6 * W, rest).CopyTo(hb[full..]);
+                    TPanel.Load(ref t[0]), TPanel.Load(ref t[1]), TPanel.Load(ref t[2]), TPanel.Load(ref t[3]), TPanel.Load(ref t[4]), out TP hv);
+                TPanel.Store(cv, ref t[5]);
+                TPanel.Store(hv, ref t[6]);
+                t.Scatter(5, cb[full..]);
+                t.Scatter(6, hb[full..]);
             }
         }
     }

@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -14,10 +13,13 @@ public static partial class Kernels
     /// </summary>
     /// <param name="x">Inputs <c>[B, K]</c>.</param>
     /// <param name="weight">Weights <c>[N, K]</c>, row r the weights of output r.</param>
-    /// <param name="bias">Bias <c>[N]</c>; its length sets N (pass zeros for a layer without bias).</param>
+    /// <param name="bias">Bias <c>[N]</c>; its length sets N. Empty for a layer without bias (the same bits as N zeros).</param>
     /// <param name="destination">Outputs <c>[B, N]</c>; its length sets B. Must not overlap any input.</param>
     /// <remarks>
-    /// Shapes come from the span lengths: N = bias.Length, K = weight.Length / N, B = destination.Length / N.
+    /// Shapes come from the span lengths: N = bias.Length, K = weight.Length / N, B = destination.Length / N. With an
+    /// empty bias the three lengths x = B·K, weight = N·K, destination = B·N still fix the shape:
+    /// K = √(x.Length·weight.Length / destination.Length), N = weight.Length / K, B = x.Length / K (when destination is
+    /// empty there is nothing to compute; when x and weight are both empty, K = 0 and every output is 0).
     /// The sequence route of <see cref="Lstm"/> uses it for the input projection of all T·B rows at once (one
     /// matrix-matrix pass over Wᵢₕ) and for <c>h·Wₕₕᵀ</c> per step. Each sum is accumulated in float over vector
     /// lanes, four rows of x sharing each loaded weight vector; the result is within (K + 1)·2⁻²⁴·(|b| + Σ|x·w|) of
@@ -28,27 +30,22 @@ public static partial class Kernels
     /// <exception cref="ArgumentException">A length does not fit the shapes above, or <paramref name="destination"/> overlaps an input.</exception>
     public static void Linear(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
     {
-        (int batch, int inner) = CheckLinear(x, weight, bias, destination);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: LinearCore<Simd512, Vector512<float>>(batch, inner, x, weight, bias, destination); break;
-            case SimdPath.Vector256: LinearCore<Simd256, Vector256<float>>(batch, inner, x, weight, bias, destination); break;
-            case SimdPath.Vector128: LinearCore<Simd128, Vector128<float>>(batch, inner, x, weight, bias, destination); break;
-            default: LinearCore<SimdScalar, float>(batch, inner, x, weight, bias, destination); break;
-        }
+        (int batch, int inner, int rows) = CheckLinear(x, weight, bias, destination);
+        var action = new LinearAction { Batch = batch, Inner = inner, Rows = rows, X = x, Weight = weight, Bias = bias, Destination = destination };
+        SimdDispatch.RunVector(ref action);
 
         // Overflow guard, as in GateProjection: an overflowed float sum is never finite again, so one scan finds them.
         if (!destination.IsEmpty && !float.IsFinite(TensorPrimitives.MaxMagnitude(destination)))
         {
-            LinearExactNonFinite(batch, inner, x, weight, bias, destination);
+            LinearExactNonFinite(batch, inner, rows, x, weight, bias, destination);
         }
     }
 
     /// <summary>Recomputes every non-finite output of <see cref="Linear"/> as its reference twin does (double, rounded once).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void LinearExactNonFinite(int batch, int inner, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
+    private static void LinearExactNonFinite(
+        int batch, int inner, int rows, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
     {
-        int rows = bias.Length;
         for (int b = 0; b < batch; b++)
         {
             for (int r = 0; r < rows; r++)
@@ -56,44 +53,121 @@ public static partial class Kernels
                 ref float d = ref destination[(b * rows) + r];
                 if (!float.IsFinite(d))
                 {
-                    d = OverflowGuard.Exact(bias[r], x.Slice(b * inner, inner), weight.Slice(r * inner, inner), default, default);
+                    d = OverflowGuard.Exact(bias.IsEmpty ? 0f : bias[r], x.Slice(b * inner, inner), weight.Slice(r * inner, inner), default, default);
                 }
             }
         }
     }
 
-    internal static (int Batch, int Inner) CheckLinear(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
+    internal static (int Batch, int Inner, int Rows) CheckLinear(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
     {
         int rows = bias.Length;
+        int inner;
+        int batch;
         if (rows == 0)
         {
-            ThrowHelper.Argument(nameof(bias), "'bias' is empty; it must hold N ≥ 1 values (one per output; zeros for a layer without bias).");
+            (batch, inner, rows) = LinearShapeWithoutBias(x.Length, weight.Length, destination.Length);
         }
-
-        if (weight.Length % rows != 0)
+        else
         {
-            ThrowHelper.NotMultiple(nameof(weight), weight.Length, rows, "[N, K] with N = bias.Length");
+            if (weight.Length % rows != 0)
+            {
+                ThrowHelper.NotMultiple(nameof(weight), weight.Length, rows, "[N, K] with N = bias.Length");
+            }
+
+            inner = weight.Length / rows;
+            if (destination.Length % rows != 0)
+            {
+                ThrowHelper.NotMultiple(nameof(destination), destination.Length, rows, "[B, N] with N = bias.Length");
+            }
+
+            batch = destination.Length / rows;
+            ThrowHelper.CheckLength(x.Length, (long)batch * inner, nameof(x), "[B, K] with B = destination.Length / N, K = weight.Length / N");
         }
 
-        int inner = weight.Length / rows;
-        if (destination.Length % rows != 0)
-        {
-            ThrowHelper.NotMultiple(nameof(destination), destination.Length, rows, "[B, N] with N = bias.Length");
-        }
-
-        int batch = destination.Length / rows;
-        ThrowHelper.CheckLength(x.Length, (long)batch * inner, nameof(x), "[B, K] with B = destination.Length / N, K = weight.Length / N");
         Aliasing.Disjoint(destination, x, nameof(destination), nameof(x));
         Aliasing.Disjoint(destination, weight, nameof(destination), nameof(weight));
         Aliasing.Disjoint(destination, bias, nameof(destination), nameof(bias));
-        return (batch, inner);
+        return (batch, inner, rows);
     }
 
-    private static void LinearCore<TOps, TVec>(int batch, int inner, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
+    /// <summary>
+    /// B, K and N of a layer without bias, from x = B·K, weight = N·K and destination = B·N floats:
+    /// K² = x·weight / destination, one whole K or none.
+    /// </summary>
+    private static (int Batch, int Inner, int Rows) LinearShapeWithoutBias(int xLength, int weightLength, int destinationLength)
+    {
+        if (destinationLength == 0)
+        {
+            // B = 0 (x empty) or N = 0 (weight empty): nothing to compute.
+            if (xLength != 0 && weightLength != 0)
+            {
+                ThrowHelper.Argument(
+                    "destination", $"'destination' is empty but 'x' ({xLength}) and 'weight' ({weightLength}) are not; without bias it must hold B·N outputs with x = B·K, weight = N·K.");
+            }
+
+            return (0, 0, 0);
+        }
+
+        if (xLength == 0 || weightLength == 0)
+        {
+            // K = 0: every output is an empty sum.
+            if (xLength != weightLength)
+            {
+                string empty = xLength == 0 ? "x" : "weight";
+                string other = xLength == 0 ? "weight" : "x";
+                ThrowHelper.Argument(other, $"'{empty}' is empty (K = 0), so '{other}' must be empty too; without bias x = B·K, weight = N·K, destination = B·N.");
+            }
+
+            return (1, 0, destinationLength);
+        }
+
+        long product = (long)xLength * weightLength;
+        long squared = product / destinationLength;
+        long k = (long)Math.Sqrt(squared);
+        while (k * k > squared)
+        {
+            k--;
+        }
+
+        while ((k + 1) * (k + 1) <= squared)
+        {
+            k++;
+        }
+
+        if (product % destinationLength != 0 || k * k != squared || xLength % k != 0 || weightLength % k != 0)
+        {
+            ThrowHelper.Argument(
+                "destination",
+                $"Without bias the lengths must be x = B·K, weight = N·K, destination = B·N; no whole K fits x = {xLength}, weight = {weightLength}, destination = {destinationLength}.");
+        }
+
+        return ((int)(xLength / k), (int)k, (int)(weightLength / k));
+    }
+
+    private ref struct LinearAction : IVectorAction
+    {
+        public int Batch;
+        public int Inner;
+        public int Rows;
+        public ReadOnlySpan<float> X;
+        public ReadOnlySpan<float> Weight;
+        public ReadOnlySpan<float> Bias;
+        public Span<float> Destination;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TOps, TVec>()
+            where TOps : struct, ISimd<TVec>
+            where TVec : struct => LinearCore<TOps, TVec>(Batch, Inner, Rows, X, Weight, Bias, Destination);
+    }
+
+    private static void LinearCore<TOps, TVec>(
+        int batch, int inner, int rows, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
         where TOps : struct, ISimd<TVec>
         where TVec : struct
     {
-        int rows = bias.Length;
+        // No bias adds 0f, as a zero bias would: the same bits (−0 sums become +0).
+        bool hasBias = !bias.IsEmpty;
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float rw = ref MemoryMarshal.GetReference(weight);
         ref float rd = ref MemoryMarshal.GetReference(destination);
@@ -105,7 +179,7 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 Dot4<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref Unsafe.Add(ref rx, b * inner), inner, inner, out float s0, out float s1, out float s2, out float s3);
-                float br = bias[r];
+                float br = hasBias ? bias[r] : 0f;
                 Unsafe.Add(ref rd, (b * rows) + r) = br + s0;
                 Unsafe.Add(ref rd, ((b + 1) * rows) + r) = br + s1;
                 Unsafe.Add(ref rd, ((b + 2) * rows) + r) = br + s2;
@@ -117,7 +191,7 @@ public static partial class Kernels
         {
             for (int r = 0; r < rows; r++)
             {
-                Unsafe.Add(ref rd, (b * rows) + r) = bias[r] + Dot<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref Unsafe.Add(ref rx, b * inner), inner);
+                Unsafe.Add(ref rd, (b * rows) + r) = (hasBias ? bias[r] : 0f) + Dot<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref Unsafe.Add(ref rx, b * inner), inner);
             }
         }
     }

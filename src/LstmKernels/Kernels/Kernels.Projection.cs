@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -33,13 +32,8 @@ public static partial class Kernels
         ReadOnlySpan<float> x, ReadOnlySpan<float> h, ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> bias, Span<float> gates)
     {
         ProjectionShape shape = ProjectionShape.Validate(x, h, weightIh, weightHh, bias, gates);
-        switch (ActivePath)
-        {
-            case SimdPath.Vector512: ProjectionCore<Simd512, Vector512<float>>(shape, x, h, weightIh, weightHh, bias, gates); break;
-            case SimdPath.Vector256: ProjectionCore<Simd256, Vector256<float>>(shape, x, h, weightIh, weightHh, bias, gates); break;
-            case SimdPath.Vector128: ProjectionCore<Simd128, Vector128<float>>(shape, x, h, weightIh, weightHh, bias, gates); break;
-            default: ProjectionCore<SimdScalar, float>(shape, x, h, weightIh, weightHh, bias, gates); break;
-        }
+        var action = new ProjectionAction { Shape = shape, X = x, H = h, WeightIh = weightIh, WeightHh = weightHh, Bias = bias, Gates = gates };
+        SimdDispatch.RunVector(ref action);
 
         // Overflow guard: a float sum that overflowed (a product or partial sum beyond float's range, docs/numerics.md)
         // is ±∞ or NaN, never finite again, so one O(B·4H) scan finds every output to redo in double.
@@ -67,6 +61,22 @@ public static partial class Kernels
                 }
             }
         }
+    }
+
+    private ref struct ProjectionAction : IVectorAction
+    {
+        public ProjectionShape Shape;
+        public ReadOnlySpan<float> X;
+        public ReadOnlySpan<float> H;
+        public ReadOnlySpan<float> WeightIh;
+        public ReadOnlySpan<float> WeightHh;
+        public ReadOnlySpan<float> Bias;
+        public Span<float> Gates;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Run<TOps, TVec>()
+            where TOps : struct, ISimd<TVec>
+            where TVec : struct => ProjectionCore<TOps, TVec>(Shape, X, H, WeightIh, WeightHh, Bias, Gates);
     }
 
     private static void ProjectionCore<TOps, TVec>(

@@ -1,4 +1,4 @@
-using System.Runtime.Intrinsics;
+using LstmKernels.Internal;
 
 namespace LstmKernels;
 
@@ -17,9 +17,5 @@ namespace LstmKernels;
 public static partial class Kernels
 {
     /// <summary>The vector path these kernels take in this process.</summary>
-    public static SimdPath ActivePath { get; } =
-        Vector512.IsHardwareAccelerated ? SimdPath.Vector512 :
-        Vector256.IsHardwareAccelerated ? SimdPath.Vector256 :
-        Vector128.IsHardwareAccelerated ? SimdPath.Vector128 :
-        SimdPath.Scalar;
+    public static SimdPath ActivePath => SimdDispatch.Active;
 }

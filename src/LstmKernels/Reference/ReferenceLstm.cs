@@ -229,7 +229,7 @@ public sealed class ReferenceLstm
 
         return activation switch
         {
-            LstmActivation.Sigmoid => 1.0 / (1.0 + Math.Exp(-v)),
+            LstmActivation.Sigmoid => ReferenceKernels.Logistic(v),
             LstmActivation.Tanh => Math.Tanh(v),
             _ => Math.Max(0, v),
         };

@@ -127,7 +127,7 @@ public sealed partial class ReferenceLstmCell
                         sum += concat[k] * w[g][(k * hs) + j];
                     }
 
-                    gate[g][j] = g == 2 ? Math.Tanh(sum) : ReferenceKernels.Sigmoid(sum);
+                    gate[g][j] = g == 2 ? Math.Tanh(sum) : ReferenceKernels.Logistic(sum);
                 }
 
                 double c = (gate[0][j] * cPrev[(r * hs) + j]) + (gate[1][j] * gate[2][j]);

@@ -156,10 +156,10 @@ public sealed partial class ReferenceLstmCell
                     gate[g] = sum;
                 }
 
-                double f = ReferenceKernels.Sigmoid(gate[0]);
-                double i = ReferenceKernels.Sigmoid(gate[1]);
+                double f = ReferenceKernels.Logistic(gate[0]);
+                double i = ReferenceKernels.Logistic(gate[1]);
                 double cTilde = Math.Tanh(gate[2]);
-                double o = ReferenceKernels.Sigmoid(gate[3]);
+                double o = ReferenceKernels.Logistic(gate[3]);
                 double c = (f * cPrev[(r * hs) + j]) + (i * cTilde);
                 cNext[(r * hs) + j] = c;
                 hNext[(r * hs) + j] = o * Math.Tanh(c);

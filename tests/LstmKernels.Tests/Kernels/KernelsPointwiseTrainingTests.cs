@@ -4,20 +4,16 @@ using LstmKernels.Reference;
 namespace LstmKernels.Tests;
 
 /// <summary>
-/// The backward kernels (Kernels.Backward.cs): LstmPointwiseTraining, LstmPointwiseBackward, AccumulateWeightGradient,
-/// AccumulateBiasGradient and AccumulateInputGradient against their twins (ReferenceKernels.Backward.cs).
+/// LstmPointwiseTraining and LstmPointwiseBackward (Kernels.PointwiseTraining.cs) against their twins
+/// (ReferenceKernels.PointwiseTraining.cs), the exact equations and LstmPointwise.
 /// </summary>
 [Properties(Arbitrary = [typeof(Generators), typeof(BackwardGenerators)], MaxTest = 100)]
-public sealed class BackwardKernelTests
+public sealed class KernelsPointwiseTrainingTests
 {
     private delegate void PointwiseTrainingFn(int hiddenSize, ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, Span<float> activations, Span<float> h, Span<float> c);
 
     private delegate void PointwiseBackwardFn(
         int hiddenSize, ReadOnlySpan<float> activations, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> c, ReadOnlySpan<float> dh, ReadOnlySpan<float> dc, Span<float> dGates, Span<float> dcPrev);
-
-    private delegate void GradientFn(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> other, Span<float> destination);
-
-    private delegate void BiasFn(ReadOnlySpan<float> dGates, Span<float> biasGradient);
 
     public static TheoryData<bool> KernelAndTwin => [false, true];
 
@@ -47,7 +43,7 @@ public sealed class BackwardKernelTests
         for (int k = 0; k < gates.Length; k++)
         {
             bool candidate = (k / t.Hidden) % 4 == 2;
-            double exact = candidate ? Math.Tanh(gates[k]) : ReferenceKernels.Sigmoid(gates[k]);
+            double exact = candidate ? Math.Tanh(gates[k]) : ReferenceKernels.Logistic(gates[k]);
             Check.Near(exact, act.Span[k], Tolerances.Activation(exact), "activations", k);
             Assert.Equal(refAct[k], (float)exact);
         }
@@ -191,149 +187,20 @@ public sealed class BackwardKernelTests
         Check.Throws<ArgumentException>("dcPrev", () => fn(3, a, s1, s2, d, s4, z, d));
     }
 
-    // ---------------------------------------------------------------- AccumulateWeightGradient / AccumulateBiasGradient
-
-    [Property(MaxTest = 120)]
-    public void AccumulateWeightGradient_MatchesReference(WeightGradientCase t)
-    {
-        float[] dz = t.DGates.Values, x = t.Input.Values;
-        var grad = new Guarded(t.Initial.Values);
-        Kernels.AccumulateWeightGradient(t.Hidden, dz, x, grad.Span);
-        grad.AssertIntact("weightGradient");
-        AssertWeightGradient(t.Hidden, t.Columns, t.Rows, dz, x, t.Initial.Values, grad.Span);
-    }
-
-    [Fact]
-    public void AccumulateWeightGradient_AllLengths()
-    {
-        foreach (int hidden in (int[])[1, 2, 5])
-        {
-            for (int columns = 1; columns <= 70; columns++)
-            {
-                foreach (int rows in (int[])[0, 1, 3, 6])
-                {
-                    float[] dz = Generators.Fill(rows * 4 * hidden, Dist.Unit, columns);
-                    float[] x = Generators.Fill(rows * columns, Dist.Unit, columns + 1);
-                    float[] initial = Generators.Fill(4 * hidden * columns, Dist.Unit, columns + 2);
-                    var grad = new Guarded(initial);
-                    Kernels.AccumulateWeightGradient(hidden, dz, x, grad.Span);
-                    grad.AssertIntact($"weightGradient H = {hidden}, K = {columns}, N = {rows}");
-                    AssertWeightGradient(hidden, columns, rows, dz, x, initial, grad.Span);
-                }
-            }
-        }
-    }
-
-    [Property(MaxTest = 100)]
-    public void AccumulateBiasGradient_MatchesReference(WeightGradientCase t)
-    {
-        float[] dz = t.DGates.Values;
-        int rows = 4 * t.Hidden;
-        float[] initial = Generators.Fill(rows, Dist.Unit, t.Initial.Seed);
-        var grad = new Guarded(initial);
-        Kernels.AccumulateBiasGradient(dz, grad.Span);
-        grad.AssertIntact("biasGradient");
-        float[] reference = (float[])initial.Clone();
-        ReferenceKernels.AccumulateBiasGradient(dz, reference);
-        for (int r = 0; r < rows; r++)
-        {
-            double sum = initial[r], abs = Math.Abs(initial[r]);
-            for (int b = 0; b < t.Rows; b++)
-            {
-                sum += dz[(b * rows) + r];
-                abs += Math.Abs(dz[(b * rows) + r]);
-            }
-
-            Check.Near(sum, grad.Span[r], Tolerances.GradientSum(t.Rows, abs), "biasGradient", r);
-            Assert.Equal((float)sum, reference[r]);
-        }
-    }
-
-    [Theory]
-    [MemberData(nameof(KernelAndTwin))]
-    public void AccumulateWeightGradient_Throws(bool twin)
-    {
-        GradientFn fn = twin ? ReferenceKernels.AccumulateWeightGradient : Kernels.AccumulateWeightGradient;
-        float[] dz = new float[2 * 8], x = new float[2 * 5], g = new float[8 * 5];
-        Check.Throws<ArgumentOutOfRangeException>("hiddenSize", () => fn(0, dz, x, g));
-        Check.Throws<ArgumentException>("dGates", () => fn(2, new float[15], x, g));
-        Check.Throws<ArgumentException>("weightGradient", () => fn(2, dz, x, new float[39]));
-        Check.Throws<ArgumentException>("input", () => fn(2, dz, new float[9], g));
-        Check.Throws<ArgumentException>("weightGradient", () => fn(2, dz, g.AsSpan(0, 10), g));
-        Check.Throws<ArgumentException>("weightGradient", () => fn(2, g.AsSpan(0, 16), x, g));
-
-        BiasFn bias = twin ? ReferenceKernels.AccumulateBiasGradient : Kernels.AccumulateBiasGradient;
-        Check.Throws<ArgumentException>("biasGradient", () => bias(dz, new float[6]));
-        Check.Throws<ArgumentException>("biasGradient", () => bias(dz, Span<float>.Empty));
-        Check.Throws<ArgumentException>("dGates", () => bias(new float[12], new float[8]));
-        Check.Throws<ArgumentException>("biasGradient", () => bias(dz, dz.AsSpan(0, 8)));
-    }
-
-    // ---------------------------------------------------------------- AccumulateInputGradient
-
-    [Property(MaxTest = 120)]
-    public void AccumulateInputGradient_MatchesReference(InputGradientCase t)
-    {
-        var dest = new Guarded(t.Initial.Values);
-        Kernels.AccumulateInputGradient(t.Hidden, t.DGates.Values, t.Weight.Values, dest.Span);
-        dest.AssertIntact("destination");
-        AssertInputGradient(t.Hidden, t.Columns, t.Batch, t.DGates.Values, t.Weight.Values, t.Initial.Values, dest.Span);
-    }
-
-    [Fact]
-    public void AccumulateInputGradient_AllLengths()
-    {
-        foreach (int hidden in (int[])[1, 3, 16])
-        {
-            for (int columns = 1; columns <= 70; columns++)
-            {
-                foreach (int batch in (int[])[0, 1, 4, 5, 7])
-                {
-                    float[] dz = Generators.Fill(batch * 4 * hidden, Dist.Unit, columns);
-                    float[] w = Generators.Fill(4 * hidden * columns, Dist.Unit, columns + 1);
-                    float[] initial = Generators.Fill(batch * columns, Dist.Unit, columns + 2);
-                    var dest = new Guarded(initial);
-                    Kernels.AccumulateInputGradient(hidden, dz, w, dest.Span);
-                    dest.AssertIntact($"destination H = {hidden}, K = {columns}, B = {batch}");
-                    AssertInputGradient(hidden, columns, batch, dz, w, initial, dest.Span);
-                }
-            }
-        }
-    }
-
-    [Theory]
-    [MemberData(nameof(KernelAndTwin))]
-    public void AccumulateInputGradient_Throws(bool twin)
-    {
-        GradientFn fn = twin ? ReferenceKernels.AccumulateInputGradient : Kernels.AccumulateInputGradient;
-        float[] dz = new float[3 * 8], w = new float[8 * 5], d = new float[3 * 5];
-        Check.Throws<ArgumentOutOfRangeException>("hiddenSize", () => fn(-1, dz, w, d));
-        Check.Throws<ArgumentException>("dGates", () => fn(2, new float[23], w, d));
-        Check.Throws<ArgumentException>("weight", () => fn(2, dz, new float[41], d));
-        Check.Throws<ArgumentException>("destination", () => fn(2, dz, w, new float[14]));
-        Check.Throws<ArgumentException>("destination", () => fn(2, dz, w, w.AsSpan(0, 15)));
-        Check.Throws<ArgumentException>("destination", () => fn(2, dz, w, dz.AsSpan(3, 15)));
-    }
-
     // ---------------------------------------------------------------- allocation
 
     [Fact]
-    public void BackwardKernels_DoNotAllocate()
+    public void PointwiseTrainingKernels_DoNotAllocate()
     {
-        const int H = 37, I = 21, B = 3;
+        const int H = 37, B = 3;
         float[] gates = Generators.Fill(B * 4 * H, Dist.Wide, 1), cPrev = Generators.Fill(B * H, Dist.Unit, 2);
         float[] act = new float[gates.Length], h = new float[B * H], c = new float[B * H];
         float[] dh = Generators.Fill(B * H, Dist.Unit, 3), dc = Generators.Fill(B * H, Dist.Unit, 4), dz = new float[gates.Length];
-        float[] x = Generators.Fill(B * I, Dist.Unit, 5), dWih = new float[4 * H * I], dB = new float[4 * H];
-        float[] w = Generators.Fill(4 * H * I, Dist.Unit, 6), dx = new float[B * I];
         long bytes = Allocation.Measure(
             () =>
             {
                 Kernels.LstmPointwiseTraining(H, gates, cPrev, act, h, c);
                 Kernels.LstmPointwiseBackward(H, act, cPrev, c, dh, dc, dz, dc);
-                Kernels.AccumulateWeightGradient(H, dz, x, dWih);
-                Kernels.AccumulateBiasGradient(dz, dB);
-                Kernels.AccumulateInputGradient(H, dz, w, dx);
             },
             warmUp: 100,
             iterations: 500);
@@ -361,52 +228,6 @@ public sealed class BackwardKernelTests
                 Check.Near(dct * i * (1 - (g * g)), dz[z + (2 * hidden)], bound, "dz_g", s);
                 Check.Near(dh[s] * tc * o * (1 - o), dz[z + (3 * hidden)], bound, "dz_o", s);
                 Check.Near(dct * f, dcPrev[s], bound, "dcPrev", s);
-            }
-        }
-    }
-
-    private static void AssertWeightGradient(int hidden, int columns, int rowsN, float[] dz, float[] x, float[] initial, ReadOnlySpan<float> got)
-    {
-        int rows = 4 * hidden;
-        float[] reference = (float[])initial.Clone();
-        ReferenceKernels.AccumulateWeightGradient(hidden, dz, x, reference);
-        for (int r = 0; r < rows; r++)
-        {
-            for (int k = 0; k < columns; k++)
-            {
-                double sum = initial[(r * columns) + k], abs = Math.Abs(sum);
-                for (int b = 0; b < rowsN; b++)
-                {
-                    double term = (double)dz[(b * rows) + r] * x[(b * columns) + k];
-                    sum += term;
-                    abs += Math.Abs(term);
-                }
-
-                Check.Near(sum, got[(r * columns) + k], Tolerances.GradientSum(rowsN, abs), "weightGradient", (r * columns) + k);
-                Assert.Equal((float)sum, reference[(r * columns) + k]);
-            }
-        }
-    }
-
-    private static void AssertInputGradient(int hidden, int columns, int batch, float[] dz, float[] w, float[] initial, ReadOnlySpan<float> got)
-    {
-        int rows = 4 * hidden;
-        float[] reference = (float[])initial.Clone();
-        ReferenceKernels.AccumulateInputGradient(hidden, dz, w, reference);
-        for (int b = 0; b < batch; b++)
-        {
-            for (int k = 0; k < columns; k++)
-            {
-                double sum = initial[(b * columns) + k], abs = Math.Abs(sum);
-                for (int r = 0; r < rows; r++)
-                {
-                    double term = (double)dz[(b * rows) + r] * w[(r * columns) + k];
-                    sum += term;
-                    abs += Math.Abs(term);
-                }
-
-                Check.Near(sum, got[(b * columns) + k], Tolerances.GradientSum(rows, abs), "destination", (b * columns) + k);
-                Assert.Equal((float)sum, reference[(b * columns) + k]);
             }
         }
     }

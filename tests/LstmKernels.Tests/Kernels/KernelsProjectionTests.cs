@@ -6,7 +6,7 @@ namespace LstmKernels.Tests;
 
 /// <summary>Kernels.GateProjection (Kernels.Projection.cs) against its twin and the exact sums.</summary>
 [Properties(Arbitrary = [typeof(Generators)], MaxTest = 150)]
-public sealed class ProjectionTests
+public sealed class KernelsProjectionTests
 {
     private delegate void ProjectionFn(
         ReadOnlySpan<float> x, ReadOnlySpan<float> h, ReadOnlySpan<float> weightIh, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> bias, Span<float> gates);
