@@ -93,6 +93,14 @@ internal static class SimdDispatch
     /// Runs a panel kernel over packed weights on the active path and the weights' format: the path switch of
     /// <see cref="Run{TAction}(ref TAction)"/>, then one switch over <paramref name="precision"/> inside it.
     /// </summary>
+    /// <remarks>
+    /// The action is copied into the second level, so its <c>Run</c> must write results through the spans (or objects)
+    /// it carries, not into its own fields. For the cell's step, e.g.:
+    /// <code>
+    /// var step = new StepAction { Weights = w, First = first, End = end, Batch = batch, V = v, CPrev = cPrev, HNext = hNext, CNext = cNext };
+    /// SimdDispatch.Run(w.Precision, ref step);   // step.Run&lt;TPanel, TP, TFormat&gt;() => FusedStep&lt;TPanel, TP, TFormat&gt;.Run(...)
+    /// </code>
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Run<TAction>(WeightPrecision precision, ref TAction action)
         where TAction : struct, IPanelFormatAction, allows ref struct
