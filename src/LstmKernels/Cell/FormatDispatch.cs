@@ -22,6 +22,10 @@ internal interface IPanelFormatAction
 internal static class FormatDispatch
 {
     /// <summary>Runs a panel kernel over packed weights on the active path and the weights' format.</summary>
+    /// <remarks>
+    /// The action is copied into the second level, so its <c>Run</c> must write results through the spans (or objects)
+    /// it carries, not into its own fields (see ParallelStep's StepAction).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Run<TAction>(WeightPrecision precision, ref TAction action)
         where TAction : struct, IPanelFormatAction, allows ref struct

@@ -202,14 +202,12 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void FinishPartial(TP zi, TP zf, TP zg, TP zo, int unit, int units, ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
     {
-        Span<float> t = stackalloc float[3 * W];
-        t.Clear();
-        cPrev.Slice(unit, units).CopyTo(t);
-        ref float rt = ref MemoryMarshal.GetReference(t);
-        TP c = LstmPanel.Pointwise<TPanel, TP>(zi, zf, zg, zo, TPanel.Load(ref rt), out TP h);
-        TPanel.Store(c, ref Unsafe.Add(ref rt, W));
-        TPanel.Store(h, ref Unsafe.Add(ref rt, 2 * W));
-        t.Slice(W, units).CopyTo(cNext[unit..]);
-        t.Slice(2 * W, units).CopyTo(hNext[unit..]);
+        var tail = new PaddedTail(stackalloc float[3 * W]);
+        tail.Gather(0, cPrev.Slice(unit, units));
+        TP c = LstmPanel.Pointwise<TPanel, TP>(zi, zf, zg, zo, TPanel.Load(ref tail[0]), out TP h);
+        TPanel.Store(c, ref tail[1]);
+        TPanel.Store(h, ref tail[2]);
+        tail.Scatter(1, cNext.Slice(unit, units));
+        tail.Scatter(2, hNext.Slice(unit, units));
     }
 }
