@@ -276,45 +276,6 @@ public sealed class LstmLayerTests
         Check.Throws<ArgumentException>("h0", () => s.Reset(new float[3], new float[8]));
     }
 
-    // ---------------------------------------------------------------- Kernels.Linear
-
-    [Property(Arbitrary = [typeof(Generators)], MaxTest = 100)]
-    public void Linear_MatchesReference(ProjectionCase t)
-    {
-        float[] got = new float[t.Batch * 4 * t.Hidden], expected = new float[got.Length];
-        var guarded = new Guarded(got.Length);
-        Kernels.Linear(t.X.Values, t.WeightIh.Values, t.Bias.Values, guarded.Span);
-        ReferenceKernels.Linear(t.X.Values, t.WeightIh.Values, t.Bias.Values, expected);
-        guarded.AssertIntact("Linear destination");
-        got = guarded.ToArray();
-        int rows = 4 * t.Hidden;
-        for (int b = 0; b < t.Batch; b++)
-        {
-            for (int r = 0; r < rows; r++)
-            {
-                double terms = Math.Abs(t.Bias.Values[r]);
-                for (int k = 0; k < t.Input; k++)
-                {
-                    terms += Math.Abs((double)t.X.Values[(b * t.Input) + k] * t.WeightIh.Values[(r * t.Input) + k]);
-                }
-
-                Check.Near(expected[(b * rows) + r], got[(b * rows) + r], Tolerances.Projection(t.Input, 0, terms), "Linear", (b * rows) + r);
-            }
-        }
-    }
-
-    [Fact]
-    public void Linear_Throws()
-    {
-        float[] x = new float[6], w = new float[12], bias = new float[4], d = new float[8];
-        Check.Throws<ArgumentException>("destination", () => Kernels.Linear(x, w, default, new float[9]));
-        Check.Throws<ArgumentException>("weight", () => Kernels.Linear(x, new float[13], bias, d));
-        Check.Throws<ArgumentException>("destination", () => Kernels.Linear(x, w, bias, new float[9]));
-        Check.Throws<ArgumentException>("x", () => Kernels.Linear(new float[5], w, bias, d));
-        Check.Throws<ArgumentException>("destination", () => Kernels.Linear(x, w, bias, w.AsSpan(0, 8)));
-        Check.Throws<ArgumentException>("destination", () => ReferenceKernels.Linear(x, w, default, new float[9]));
-    }
-
     // ---------------------------------------------------------------- helpers
 
     internal sealed record Inputs(float[] X, float[] H0, float[] C0, int[] Lengths);

@@ -164,7 +164,7 @@ internal sealed partial class LayerEngine
                 }
             }
 
-            UnfusedStep.Step(w, Shape.Options, hidden, z, hT, cT, zeroBias, zeroProjectionBias, s, lengths, k);
+            UnfusedStep.Step(w, Shape.Options, hidden, z, hT, cT, s, lengths, k);
             if (output.IsEmpty)
             {
                 continue;

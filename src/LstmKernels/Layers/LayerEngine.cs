@@ -14,8 +14,6 @@ internal sealed partial class LayerEngine
     private readonly LstmParameters[]? cells;
     private readonly ProjectedLstmParameters[]? projected;
     private readonly float[]?[] peepholes;
-    private readonly float[] zeroBias;
-    private readonly float[] zeroProjectionBias;
 
     /// <summary>Takes the weights of <paramref name="spec"/>: packed into cells when every layer can run fused, else as they are.</summary>
     public LayerEngine(LayerSpec spec)
@@ -24,8 +22,6 @@ internal sealed partial class LayerEngine
 
         // Plain cells carry their own peepholes; only cells with projections take them from the spec.
         peepholes = spec.Projected is not null ? spec.Peepholes : new float[]?[spec.Peepholes.Length];
-        zeroBias = new float[4 * Shape.HiddenSize];
-        zeroProjectionBias = new float[Shape.ProjectionSize];
         if (spec.IsPlain)
         {
             // The packed cells are the only copy: GetParameters reads the weights back out of them.
@@ -106,7 +102,7 @@ internal sealed partial class LayerEngine
             scratch.Slice((2 * g4) + (2 * batch * hidden), hidden),
             scratch.Slice((2 * g4) + (2 * batch * hidden) + hidden, hidden));
         Kernels.Linear(x, w.WeightIh, w.Bias, z);
-        UnfusedStep.Step(w, Shape.Options, hidden, z, h, c, zeroBias, zeroProjectionBias, s, default, 0);
+        UnfusedStep.Step(w, Shape.Options, hidden, z, h, c, s, default, 0);
     }
 
     private UnfusedWeights Weights(int index)

@@ -69,9 +69,9 @@ internal readonly ref struct UnfusedScratch
 internal static class UnfusedStep
 {
     /// <summary><c>z += h·W_hhᵀ</c> for every row; <paramref name="recurrent"/> is scratch of z's length.</summary>
-    public static void AddRecurrent(ReadOnlySpan<float> h, ReadOnlySpan<float> weightHh, ReadOnlySpan<float> zeroBias, Span<float> recurrent, Span<float> z)
+    public static void AddRecurrent(ReadOnlySpan<float> h, ReadOnlySpan<float> weightHh, Span<float> recurrent, Span<float> z)
     {
-        Kernels.Linear(h, weightHh, zeroBias, recurrent);
+        Kernels.Linear(h, weightHh, default, recurrent);
         TensorPrimitives.Add(recurrent, z, z);
     }
 
@@ -82,12 +82,12 @@ internal static class UnfusedStep
     /// </summary>
     public static void Step(
         scoped in UnfusedWeights w, LstmOptions options, int hidden, Span<float> z, Span<float> h, Span<float> c,
-        ReadOnlySpan<float> zeroBias, ReadOnlySpan<float> zeroProjectionBias, scoped in UnfusedScratch s, ReadOnlySpan<int> lengths, int k)
+        scoped in UnfusedScratch s, ReadOnlySpan<int> lengths, int k)
     {
         int g4 = 4 * hidden;
         int batch = c.Length / hidden;
         int state = batch == 0 ? 0 : h.Length / batch;
-        AddRecurrent(h, w.WeightHh, zeroBias, s.Recurrent[..z.Length], z);
+        AddRecurrent(h, w.WeightHh, s.Recurrent[..z.Length], z);
 
         // Every row has read h through the recurrent product above, so rows may now overwrite their own h.
         for (int b = 0; b < batch; b++)
@@ -110,7 +110,7 @@ internal static class UnfusedStep
         if (w.Projects)
         {
             Span<float> projected = s.HProjected[..(batch * state)];
-            Kernels.Linear(s.HFull[..(batch * hidden)], w.WeightHr, zeroProjectionBias, projected);
+            Kernels.Linear(s.HFull[..(batch * hidden)], w.WeightHr, default, projected);
             for (int b = 0; b < batch; b++)
             {
                 if (lengths.IsEmpty || k < lengths[b])

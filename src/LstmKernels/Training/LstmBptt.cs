@@ -33,7 +33,6 @@ public sealed class LstmBptt
     private readonly float[] dh;
     private readonly float[] dc;
     private readonly float[] recurrent;
-    private readonly float[] zeroBias;
 
     /// <summary>Allocates the caches for sequences of up to <paramref name="maxSteps"/> steps of <paramref name="batchSize"/> rows.</summary>
     /// <param name="parameters">The weights to train; read (not copied) at every call.</param>
@@ -67,7 +66,6 @@ public sealed class LstmBptt
         dh = new float[states];
         dc = new float[states];
         recurrent = new float[4 * states];
-        zeroBias = new float[4 * parameters.HiddenSize];
     }
 
     /// <summary>The weights being trained.</summary>
@@ -149,7 +147,7 @@ public sealed class LstmBptt
         for (int t = 0; t < steps; t++)
         {
             Span<float> act = activations.AsSpan(t * 4 * states, 4 * states);
-            UnfusedStep.AddRecurrent(hidden.AsSpan(t * states, states), wHh, zeroBias, recurrent, act);
+            UnfusedStep.AddRecurrent(hidden.AsSpan(t * states, states), wHh, recurrent, act);
             Kernels.LstmPointwiseTraining(
                 hs, act, cell.AsSpan(t * states, states), act, hidden.AsSpan((t + 1) * states, states), cell.AsSpan((t + 1) * states, states));
         }
