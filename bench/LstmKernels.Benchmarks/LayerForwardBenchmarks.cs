@@ -20,7 +20,7 @@ public class LayerForwardBenchmarks
     private float[] yForward = [];
 
     /// <summary>I = H.</summary>
-    [Params(128, 512)]
+    [Params(32, 128, 512)]
     public int Size { get; set; }
 
     /// <summary>B, the rows of the batch.</summary>

@@ -215,18 +215,7 @@ public sealed partial class LstmCell
             ThrowHelper.CheckLength(y.Length, (long)steps * states, nameof(y), "[T, B, H], or empty");
         }
 
-        Aliasing.Disjoint(y, x, nameof(y), nameof(x));
-        Aliasing.Disjoint(y, h0, nameof(y), nameof(h0));
-        Aliasing.Disjoint(y, c0, nameof(y), nameof(c0));
-        Aliasing.Disjoint(y, hT, nameof(y), nameof(hT));
-        Aliasing.Disjoint(y, cT, nameof(y), nameof(cT));
-        Aliasing.AllowExactOnly(hT, h0, nameof(hT), nameof(h0));
-        Aliasing.Disjoint(hT, x, nameof(hT), nameof(x));
-        Aliasing.Disjoint(hT, c0, nameof(hT), nameof(c0));
-        Aliasing.Disjoint(hT, cT, nameof(hT), nameof(cT));
-        Aliasing.AllowExactOnly(cT, c0, nameof(cT), nameof(c0));
-        Aliasing.Disjoint(cT, x, nameof(cT), nameof(x));
-        Aliasing.Disjoint(cT, h0, nameof(cT), nameof(h0));
+        Aliasing.Sequence(x, h0, c0, y, hT, cT);
 
         SequenceCore(batch, SequenceInput.TimeMajor(x, steps, batch, input), h0, c0, SequenceOutput.TimeMajor(y, steps, batch, hidden), hT, cT);
     }

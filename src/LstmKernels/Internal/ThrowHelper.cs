@@ -72,6 +72,26 @@ internal static class ThrowHelper
 /// <summary>Overlap rules shared by every kernel.</summary>
 internal static class Aliasing
 {
+    /// <summary>
+    /// The overlap rules of a sequence call <c>(x, h0, c0) → (y, hT, cT)</c>, one vocabulary for the cell and the layers:
+    /// y overlaps nothing; hT may be exactly h0 and cT exactly c0 (in place); no other overlap.
+    /// </summary>
+    public static void Sequence(ReadOnlySpan<float> x, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, Span<float> y, Span<float> hT, Span<float> cT)
+    {
+        Disjoint(y, x, nameof(y), nameof(x));
+        Disjoint(y, h0, nameof(y), nameof(h0));
+        Disjoint(y, c0, nameof(y), nameof(c0));
+        Disjoint(y, hT, nameof(y), nameof(hT));
+        Disjoint(y, cT, nameof(y), nameof(cT));
+        AllowExactOnly(hT, h0, nameof(hT), nameof(h0));
+        Disjoint(hT, x, nameof(hT), nameof(x));
+        Disjoint(hT, c0, nameof(hT), nameof(c0));
+        Disjoint(hT, cT, nameof(hT), nameof(cT));
+        AllowExactOnly(cT, c0, nameof(cT), nameof(c0));
+        Disjoint(cT, x, nameof(cT), nameof(x));
+        Disjoint(cT, h0, nameof(cT), nameof(h0));
+    }
+
     /// <summary>True when the two spans share memory but do not start at the same address with the same length.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool PartiallyOverlaps(ReadOnlySpan<float> a, ReadOnlySpan<float> b) =>
