@@ -205,13 +205,9 @@ public sealed class LstmLayerTests
             for (int t = 0; t < T; t++)
             {
                 session.Step(x.AsSpan(t * B * I, B * I), yt);
-                if (options)
-                {
-                    // The unfused route: a session and a whole-sequence forward run the one unfused step, so the bits agree.
-                    Check.BitwiseEqual(y.AsSpan(t * B * H, B * H), yt, $"session step {t}");
-                    continue;
-                }
 
+                // Both routes share their step code with Lstm.Forward, but Linear's sums depend on where a row falls in
+                // its four-row tile (one step's B rows here, all T·B rows there), so the bits may differ by the path.
                 for (int k = 0; k < yt.Length; k++)
                 {
                     Check.Near(y[(t * B * H) + k], yt[k], Tolerances.Layer(T, 2, 1), $"session step {t}", k);

@@ -64,7 +64,9 @@ internal readonly ref struct UnfusedScratch
 /// The one unfused LSTM step, shared by <see cref="Lstm.Forward"/> (options the fused cell does not have, and
 /// projections), <see cref="LstmSession"/> and training: <c>z = (x·W_ihᵀ + b) + h·W_hhᵀ</c>, the input half computed
 /// by the caller (for all steps at once, or for this step), then the pointwise stage with every option, then the
-/// projection. One formula everywhere, so a session and a whole-sequence forward give a row the same bits.
+/// projection. One formula everywhere (the input half and the recurrent half summed separately, then the options);
+/// the bits of a row can still differ between a session and a whole-sequence forward where <see cref="Kernels.Linear"/>
+/// puts the row in a different place of its four-row tile.
 /// </summary>
 internal static class UnfusedStep
 {
