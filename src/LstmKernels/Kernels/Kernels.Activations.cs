@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LstmKernels.Internal;
@@ -19,6 +20,13 @@ public static partial class Kernels
     public static void Sigmoid(ReadOnlySpan<float> x, Span<float> destination)
     {
         CheckUnary(x, destination);
+        SigmoidUnchecked(x, destination);
+    }
+
+    /// <summary><see cref="Sigmoid"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void SigmoidUnchecked(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        Debug.Assert(x.Length == destination.Length);
         var action = new MapAction<SigmoidOp> { X = x, Destination = destination };
         SimdDispatch.Run(ref action);
     }
@@ -35,6 +43,13 @@ public static partial class Kernels
     public static void Tanh(ReadOnlySpan<float> x, Span<float> destination)
     {
         CheckUnary(x, destination);
+        TanhUnchecked(x, destination);
+    }
+
+    /// <summary><see cref="Tanh"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void TanhUnchecked(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        Debug.Assert(x.Length == destination.Length);
         var action = new MapAction<TanhOp> { X = x, Destination = destination };
         SimdDispatch.Run(ref action);
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LstmKernels.Internal;
@@ -21,6 +22,14 @@ public static partial class Kernels
         ReadOnlySpan<float> forgetGate, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> inputGate, ReadOnlySpan<float> candidate, Span<float> c)
     {
         CheckCellUpdate(forgetGate, cPrev, inputGate, candidate, c);
+        CellUpdateUnchecked(forgetGate, cPrev, inputGate, candidate, c);
+    }
+
+    /// <summary><see cref="CellUpdate"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void CellUpdateUnchecked(
+        ReadOnlySpan<float> forgetGate, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> inputGate, ReadOnlySpan<float> candidate, Span<float> c)
+    {
+        Debug.Assert(forgetGate.Length == c.Length && cPrev.Length == c.Length && inputGate.Length == c.Length && candidate.Length == c.Length);
         var action = new CellUpdateAction { F = forgetGate, CPrev = cPrev, I = inputGate, G = candidate, C = c };
         SimdDispatch.Run(ref action);
     }
@@ -34,6 +43,13 @@ public static partial class Kernels
     public static void HiddenUpdate(ReadOnlySpan<float> outputGate, ReadOnlySpan<float> c, Span<float> h)
     {
         CheckHiddenUpdate(outputGate, c, h);
+        HiddenUpdateUnchecked(outputGate, c, h);
+    }
+
+    /// <summary><see cref="HiddenUpdate"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void HiddenUpdateUnchecked(ReadOnlySpan<float> outputGate, ReadOnlySpan<float> c, Span<float> h)
+    {
+        Debug.Assert(outputGate.Length == h.Length && c.Length == h.Length);
         var action = new HiddenUpdateAction { O = outputGate, C = c, H = h };
         SimdDispatch.Run(ref action);
     }

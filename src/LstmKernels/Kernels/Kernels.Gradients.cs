@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LstmKernels.Internal;
@@ -24,8 +25,16 @@ public static partial class Kernels
     /// <exception cref="ArgumentException">A length does not fit the shapes above, or the gradient overlaps an input.</exception>
     public static void AccumulateWeightGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> input, Span<float> weightGradient)
     {
-        (int rowsN, int k) = CheckWeightGradient(hiddenSize, dGates, input, weightGradient);
+        _ = CheckWeightGradient(hiddenSize, dGates, input, weightGradient);
+        AccumulateWeightGradientUnchecked(hiddenSize, dGates, input, weightGradient);
+    }
+
+    /// <summary><see cref="AccumulateWeightGradient"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void AccumulateWeightGradientUnchecked(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> input, Span<float> weightGradient)
+    {
         int rows = 4 * hiddenSize;
+        int rowsN = dGates.Length / rows, k = weightGradient.Length / rows;
+        Debug.Assert(dGates.Length == rowsN * rows && weightGradient.Length == rows * k && input.Length == (long)rowsN * k);
         var action = new GemmAction { M = rows, N = k, P = rowsN, A = dGates, Sam = 1, Sap = rows, B = input, C = weightGradient };
         SimdDispatch.RunVector(ref action);
     }
@@ -40,6 +49,13 @@ public static partial class Kernels
     public static void AccumulateBiasGradient(ReadOnlySpan<float> dGates, Span<float> biasGradient)
     {
         CheckBiasGradient(dGates, biasGradient);
+        AccumulateBiasGradientUnchecked(dGates, biasGradient);
+    }
+
+    /// <summary><see cref="AccumulateBiasGradient"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void AccumulateBiasGradientUnchecked(ReadOnlySpan<float> dGates, Span<float> biasGradient)
+    {
+        Debug.Assert(biasGradient.Length > 0 && dGates.Length % biasGradient.Length == 0);
         var action = new BiasGradientAction { DGates = dGates, BiasGradient = biasGradient };
         SimdDispatch.RunVector(ref action);
     }
@@ -60,8 +76,16 @@ public static partial class Kernels
     /// <exception cref="ArgumentException">A length does not fit the shapes above, or the input gradient overlaps an input.</exception>
     public static void AccumulateInputGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> inputGradient)
     {
-        (int batch, int k) = CheckInputGradient(hiddenSize, dGates, weight, inputGradient);
+        _ = CheckInputGradient(hiddenSize, dGates, weight, inputGradient);
+        AccumulateInputGradientUnchecked(hiddenSize, dGates, weight, inputGradient);
+    }
+
+    /// <summary><see cref="AccumulateInputGradient"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void AccumulateInputGradientUnchecked(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> weight, Span<float> inputGradient)
+    {
         int rows = 4 * hiddenSize;
+        int batch = dGates.Length / rows, k = weight.Length / rows;
+        Debug.Assert(dGates.Length == batch * rows && weight.Length == rows * k && inputGradient.Length == (long)batch * k);
         var action = new GemmAction { M = batch, N = k, P = rows, A = dGates, Sam = rows, Sap = 1, B = weight, C = inputGradient };
         SimdDispatch.RunVector(ref action);
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -31,6 +32,26 @@ public static partial class Kernels
     public static void Linear(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
     {
         (int batch, int inner, int rows) = CheckLinear(x, weight, bias, destination);
+        LinearUnchecked(batch, inner, rows, x, weight, bias, destination);
+    }
+
+    /// <summary><see cref="Linear"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    /// <param name="inner">K, the length of one row of x (at least 1).</param>
+    /// <param name="x">Inputs <c>[B, K]</c>.</param>
+    /// <param name="weight">Weights <c>[N, K]</c>.</param>
+    /// <param name="bias">Bias <c>[N]</c>, or empty for none.</param>
+    /// <param name="destination">Outputs <c>[B, N]</c>, not overlapping an input.</param>
+    internal static void LinearUnchecked(int inner, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
+    {
+        Debug.Assert(inner > 0 && x.Length % inner == 0 && weight.Length % inner == 0);
+        int rows = weight.Length / inner;
+        Debug.Assert(destination.Length == (long)(x.Length / inner) * rows && (bias.IsEmpty || bias.Length == rows));
+        LinearUnchecked(x.Length / inner, inner, rows, x, weight, bias, destination);
+    }
+
+    private static void LinearUnchecked(
+        int batch, int inner, int rows, ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
+    {
         var action = new LinearAction { Batch = batch, Inner = inner, Rows = rows, X = x, Weight = weight, Bias = bias, Destination = destination };
         SimdDispatch.RunVector(ref action);
 

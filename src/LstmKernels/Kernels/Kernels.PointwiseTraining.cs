@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using LstmKernels.Internal;
@@ -27,6 +28,14 @@ public static partial class Kernels
         int hiddenSize, ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, Span<float> activations, Span<float> h, Span<float> c)
     {
         CheckPointwiseTraining(hiddenSize, gates, cPrev, activations, h, c);
+        LstmPointwiseTrainingUnchecked(hiddenSize, gates, cPrev, activations, h, c);
+    }
+
+    /// <summary><see cref="LstmPointwiseTraining"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void LstmPointwiseTrainingUnchecked(
+        int hiddenSize, ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, Span<float> activations, Span<float> h, Span<float> c)
+    {
+        Debug.Assert(hiddenSize > 0 && gates.Length == 4 * c.Length && activations.Length == gates.Length && h.Length == c.Length && cPrev.Length == c.Length);
         var action = new PointwiseTrainingAction { HiddenSize = hiddenSize, Gates = gates, CPrev = cPrev, Activations = activations, H = h, C = c };
         SimdDispatch.Run(ref action);
     }
@@ -65,6 +74,21 @@ public static partial class Kernels
         Span<float> dcPrev)
     {
         CheckPointwiseBackward(hiddenSize, activations, cPrev, c, dh, dc, dGates, dcPrev);
+        LstmPointwiseBackwardUnchecked(hiddenSize, activations, cPrev, c, dh, dc, dGates, dcPrev);
+    }
+
+    /// <summary><see cref="LstmPointwiseBackward"/> without its checks, for internal callers that checked their arguments once (the layers, the trainers).</summary>
+    internal static void LstmPointwiseBackwardUnchecked(
+        int hiddenSize,
+        ReadOnlySpan<float> activations,
+        ReadOnlySpan<float> cPrev,
+        ReadOnlySpan<float> c,
+        ReadOnlySpan<float> dh,
+        ReadOnlySpan<float> dc,
+        Span<float> dGates,
+        Span<float> dcPrev)
+    {
+        Debug.Assert(hiddenSize > 0 && activations.Length == 4 * c.Length && dGates.Length == activations.Length && dcPrev.Length == c.Length);
         var action = new PointwiseBackwardAction
         {
             HiddenSize = hiddenSize, Activations = activations, CPrev = cPrev, C = c, Dh = dh, Dc = dc, DGates = dGates, DcPrev = dcPrev,

@@ -131,7 +131,7 @@ internal sealed partial class LayerEngine
         // row order (time-major or batch-first); row (t, b) of it is at the input row's index.
         int rows = steps * batch;
         Span<float> projection = projectionScratch[..(rows * g4)];
-        Kernels.Linear(input.All[..(rows * inSize)], w.WeightIh, w.Bias, projection);
+        Kernels.LinearUnchecked(inSize, input.All[..(rows * inSize)], w.WeightIh, w.Bias, projection);
         Span<float> z = scratch[..(batch * g4)];
         var s = new UnfusedScratch(
             scratch.Slice(batch * g4, batch * g4),

@@ -101,7 +101,7 @@ internal sealed partial class LayerEngine
             scratch.Slice((2 * g4) + (batch * hidden), batch * hidden),
             scratch.Slice((2 * g4) + (2 * batch * hidden), hidden),
             scratch.Slice((2 * g4) + (2 * batch * hidden) + hidden, hidden));
-        Kernels.Linear(x, w.WeightIh, w.Bias, z);
+        Kernels.LinearUnchecked(x.Length / batch, x, w.WeightIh, w.Bias, z);
         UnfusedStep.Step(w, Shape.Options, hidden, z, h, c, s, default, 0);
     }
 

@@ -64,16 +64,16 @@ internal readonly ref struct UnfusedScratch
 /// The one unfused LSTM step, shared by <see cref="Lstm.Forward"/> (options the fused cell does not have, and
 /// projections), <see cref="LstmSession"/> and training: <c>z = (x·W_ihᵀ + b) + h·W_hhᵀ</c>, the input half computed
 /// by the caller (for all steps at once, or for this step), then the pointwise stage with every option, then the
-/// projection. One formula everywhere (the input half and the recurrent half summed separately, then the options);
+/// projection, through the kernels' unchecked entries (the callers checked their arguments once). One formula everywhere (the input half and the recurrent half summed separately, then the options);
 /// the bits of a row can still differ between a session and a whole-sequence forward where <see cref="Kernels.Linear"/>
 /// puts the row in a different place of its four-row tile.
 /// </summary>
 internal static class UnfusedStep
 {
-    /// <summary><c>z += h·W_hhᵀ</c> for every row; <paramref name="recurrent"/> is scratch of z's length.</summary>
-    public static void AddRecurrent(ReadOnlySpan<float> h, ReadOnlySpan<float> weightHh, Span<float> recurrent, Span<float> z)
+    /// <summary><c>z += h·W_hhᵀ</c> for every row (h has <paramref name="stateSize"/> units); <paramref name="recurrent"/> is scratch of z's length.</summary>
+    public static void AddRecurrent(int stateSize, ReadOnlySpan<float> h, ReadOnlySpan<float> weightHh, Span<float> recurrent, Span<float> z)
     {
-        Kernels.Linear(h, weightHh, default, recurrent);
+        Kernels.LinearUnchecked(stateSize, h, weightHh, default, recurrent);
         TensorPrimitives.Add(recurrent, z, z);
     }
 
@@ -89,7 +89,7 @@ internal static class UnfusedStep
         int g4 = 4 * hidden;
         int batch = c.Length / hidden;
         int state = batch == 0 ? 0 : h.Length / batch;
-        AddRecurrent(h, w.WeightHh, s.Recurrent[..z.Length], z);
+        AddRecurrent(state, h, w.WeightHh, s.Recurrent[..z.Length], z);
 
         // Every row has read h through the recurrent product above, so rows may now overwrite their own h.
         for (int b = 0; b < batch; b++)
@@ -112,7 +112,7 @@ internal static class UnfusedStep
         if (w.Projects)
         {
             Span<float> projected = s.HProjected[..(batch * state)];
-            Kernels.Linear(s.HFull[..(batch * hidden)], w.WeightHr, default, projected);
+            Kernels.LinearUnchecked(hidden, s.HFull[..(batch * hidden)], w.WeightHr, default, projected);
             for (int b = 0; b < batch; b++)
             {
                 if (lengths.IsEmpty || k < lengths[b])
@@ -156,7 +156,7 @@ internal static class UnfusedStep
         }
 
         Activate(zg, o.CellActivation, o.Clip);
-        Kernels.CellUpdate(zf, cPrev, zi, zg, c);
+        Kernels.CellUpdateUnchecked(zf, cPrev, zi, zg, c);
         if (peep)
         {
             TensorPrimitives.MultiplyAdd(c, peepholes.Slice(2 * n, n), zo, zo);
@@ -165,7 +165,7 @@ internal static class UnfusedStep
         Activate(zo, o.GateActivation, o.Clip);
         if (o.HiddenActivation == LstmActivation.Tanh)
         {
-            Kernels.HiddenUpdate(zo, c, h);
+            Kernels.HiddenUpdateUnchecked(zo, c, h);
         }
         else
         {
@@ -185,8 +185,8 @@ internal static class UnfusedStep
 
         switch (activation)
         {
-            case LstmActivation.Sigmoid: Kernels.Sigmoid(values, values); break;
-            case LstmActivation.Tanh: Kernels.Tanh(values, values); break;
+            case LstmActivation.Sigmoid: Kernels.SigmoidUnchecked(values, values); break;
+            case LstmActivation.Tanh: Kernels.TanhUnchecked(values, values); break;
             default: TensorPrimitives.Max(values, 0f, values); break;
         }
     }

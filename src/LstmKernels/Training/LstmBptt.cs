@@ -143,12 +143,12 @@ public sealed class LstmBptt
         // The input half of every step at once (one matrix-matrix pass over Wᵢₕ, into the activations cache), then per
         // step the recurrent half and the pointwise stage: the unfused step of the layers (UnfusedStep).
         ReadOnlySpan<float> wHh = Parameters.WeightHh;
-        Kernels.Linear(xCache.AsSpan(0, steps * stepInputs), Parameters.WeightIh, Parameters.Bias, activations.AsSpan(0, steps * 4 * states));
+        Kernels.LinearUnchecked(input, xCache.AsSpan(0, steps * stepInputs), Parameters.WeightIh, Parameters.Bias, activations.AsSpan(0, steps * 4 * states));
         for (int t = 0; t < steps; t++)
         {
             Span<float> act = activations.AsSpan(t * 4 * states, 4 * states);
-            UnfusedStep.AddRecurrent(hidden.AsSpan(t * states, states), wHh, recurrent, act);
-            Kernels.LstmPointwiseTraining(
+            UnfusedStep.AddRecurrent(hs, hidden.AsSpan(t * states, states), wHh, recurrent, act);
+            Kernels.LstmPointwiseTrainingUnchecked(
                 hs, act, cell.AsSpan(t * states, states), act, hidden.AsSpan((t + 1) * states, states), cell.AsSpan((t + 1) * states, states));
         }
 
@@ -223,22 +223,22 @@ public sealed class LstmBptt
         {
             System.Numerics.Tensors.TensorPrimitives.Add(dhs, dY.Slice(t * states, states), dhs);
             Span<float> dz = dGates.AsSpan(t * 4 * states, 4 * states);
-            Kernels.LstmPointwiseBackward(
+            Kernels.LstmPointwiseBackwardUnchecked(
                 hs, activations.AsSpan(t * 4 * states, 4 * states), cell.AsSpan(t * states, states), cell.AsSpan((t + 1) * states, states), dhs, dcs, dz, dcs);
             dhs.Clear();
-            Kernels.AccumulateInputGradient(hs, dz, wHh, dhs);
+            Kernels.AccumulateInputGradientUnchecked(hs, dz, wHh, dhs);
         }
 
         if (steps > 0)
         {
             ReadOnlySpan<float> dzAll = dGates.AsSpan(0, steps * 4 * states);
-            Kernels.AccumulateWeightGradient(hs, dzAll, xCache.AsSpan(0, steps * stepInputs), gradient.WeightIh);
-            Kernels.AccumulateWeightGradient(hs, dzAll, hidden.AsSpan(0, steps * states), gradient.WeightHh);
-            Kernels.AccumulateBiasGradient(dzAll, gradient.Bias);
+            Kernels.AccumulateWeightGradientUnchecked(hs, dzAll, xCache.AsSpan(0, steps * stepInputs), gradient.WeightIh);
+            Kernels.AccumulateWeightGradientUnchecked(hs, dzAll, hidden.AsSpan(0, steps * states), gradient.WeightHh);
+            Kernels.AccumulateBiasGradientUnchecked(dzAll, gradient.Bias);
             if (!dX.IsEmpty)
             {
                 dX.Clear();
-                Kernels.AccumulateInputGradient(hs, dzAll, wIh, dX);
+                Kernels.AccumulateInputGradient(hs, dzAll, wIh, dX); // checked: dX is the caller's span and must not overlap the weights
             }
         }
 
