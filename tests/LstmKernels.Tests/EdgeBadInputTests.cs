@@ -187,7 +187,7 @@ public sealed class EdgeBadInputTests
             new("Lstm.Create", "cells", "null", typeof(ArgumentNullException), () => _ = Lstm.Create(null!)),
             new("Lstm.Create", "cells", "a null element", typeof(ArgumentException), () => _ = Lstm.Create([p, null!])),
             new("Lstm.Create", "cells", "count not L·D, or a layer's sizes do not chain (layer l > 0 takes D·H), or peepholes hold NaN or ∞", typeof(ArgumentException), () => _ = Lstm.Create([p, p])),
-            new("Lstm.Create", "options", "Clip ≤ 0 or not finite", typeof(ArgumentException), () => _ = Lstm.Create([p], new LstmOptions { Clip = 0 })),
+            new("Lstm.Create", "options", "Clip ≤ 0 or not finite; Precision undefined; StepThreads not 1 or 2; Precision other than Float32 or StepThreads 2 where the unfused route runs (peepholes, clip, input_forget, activations, projections)", typeof(ArgumentException), () => _ = Lstm.Create([p], new LstmOptions { Clip = 0 })),
             new("Lstm.Forward", "batchSize", "negative", typeof(ArgumentOutOfRangeException), () => lstm.Forward(-1, default, default, default, default, default, default)),
             new("Lstm.Forward", "x", "length not a multiple of B·I (or not empty when B = 0)", typeof(ArgumentException), () => lstm.Forward(0, x, default, default, default, default, default)),
             new("Lstm.Forward", "c0", "length ≠ L·D·B·H and not empty", typeof(ArgumentException), () => lstm.Forward(1, x, default, new float[H - 1], default, default, default)),

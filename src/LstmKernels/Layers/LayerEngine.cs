@@ -29,7 +29,7 @@ internal sealed partial class LayerEngine
             fused = new LstmCell[source.Length];
             for (int k = 0; k < fused.Length; k++)
             {
-                fused[k] = new LstmCell(source[k]);
+                fused[k] = new LstmCell(source[k], Shape.Options.Precision) { StepThreads = Shape.Options.StepThreads };
             }
         }
         else
@@ -64,7 +64,7 @@ internal sealed partial class LayerEngine
         }
     }
 
-    /// <summary>A copy of the weights of cell <paramref name="index"/> (from the packed cell on the fused route: float32 packing is exact).</summary>
+    /// <summary>A copy of the weights of cell <paramref name="index"/>: on the fused route read back from the packed cell (exact in float32, the rounded weights in bfloat16 and int8).</summary>
     public LstmParameters? GetParameters(int index) => fused is not null ? fused[index].GetEffectiveParameters() : cells?[index].Clone();
 
     public ProjectedLstmParameters? GetProjectedParameters(int index) => projected?[index].Clone();

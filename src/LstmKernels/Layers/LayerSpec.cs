@@ -142,6 +142,21 @@ internal sealed class LayerSpec
     /// <summary>True when no cell needs the unfused route: default options, no peepholes, no projections.</summary>
     public bool IsPlain => Shape.Options.IsPlain && Projected is null && Array.TrueForAll(Peepholes, p => p is null);
 
+    /// <summary>Throws when the options ask the unfused route for what only the fused cell has (reduced precision, two threads).</summary>
+    public LayerSpec CheckRoute()
+    {
+        LstmOptions o = Shape.Options;
+        if (!IsPlain && (o.Precision != WeightPrecision.Float32 || o.StepThreads != 1))
+        {
+            ThrowHelper.Argument(
+                "options",
+                $"'options.Precision' = {o.Precision} and 'options.StepThreads' = {o.StepThreads} need the fused route, but this LSTM takes the "
+                + "unfused one (peepholes, clip, input_forget, other activations or projections): use Float32 and one thread there.");
+        }
+
+        return this;
+    }
+
     /// <summary>Checks and copies one set of weights per layer and direction.</summary>
     public static LayerSpec Create(IReadOnlyList<LstmParameters> cells, LstmOptions? options)
     {
@@ -239,6 +254,16 @@ internal sealed class LayerSpec
         if (options.Clip is float clip && !(clip > 0 && float.IsFinite(clip)))
         {
             ThrowHelper.Argument(nameof(options), SequenceThrow.BadClip(clip));
+        }
+
+        if (options.Precision is not (WeightPrecision.Float32 or WeightPrecision.BFloat16 or WeightPrecision.Int8))
+        {
+            ThrowHelper.Argument(nameof(options), $"'options.Precision' is {options.Precision}, not a defined WeightPrecision.");
+        }
+
+        if (options.StepThreads is not (1 or 2))
+        {
+            ThrowHelper.Argument(nameof(options), $"'options.StepThreads' is {options.StepThreads}; it must be 1 or 2.");
         }
 
         var copies = new float[]?[count];

@@ -8,7 +8,7 @@ public sealed partial class Lstm
     /// <param name="options">The options; null for <see cref="LstmOptions.Default"/>.</param>
     [Obsolete("Use Lstm.Create(cells, options). This constructor will be removed in the next release.")]
     public Lstm(IReadOnlyList<LstmParameters> cells, LstmOptions? options = null)
-        : this(LayerSpec.Create(cells, options))
+        : this(LayerSpec.Create(cells, options).CheckRoute())
     {
     }
 
@@ -17,7 +17,7 @@ public sealed partial class Lstm
     /// <param name="options">The options; null for <see cref="LstmOptions.Default"/>.</param>
     [Obsolete("Use Lstm.CreateProjected(cells, options). This constructor will be removed in the next release.")]
     public Lstm(IReadOnlyList<ProjectedLstmParameters> cells, LstmOptions? options = null)
-        : this(LayerSpec.CreateProjected(cells, options))
+        : this(LayerSpec.CreateProjected(cells, options).CheckRoute())
     {
     }
 

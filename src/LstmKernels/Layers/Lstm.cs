@@ -42,7 +42,7 @@ public sealed partial class Lstm
     /// only the packed copy; otherwise it keeps the parameters (see <see cref="WeightBytes"/>).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="cells"/> or one of its elements is null.</exception>
     /// <exception cref="ArgumentException">The cells do not form L whole layers of D directions with matching sizes, or an option is invalid.</exception>
-    public static Lstm Create(IReadOnlyList<LstmParameters> cells, LstmOptions? options = null) => new(LayerSpec.Create(cells, options));
+    public static Lstm Create(IReadOnlyList<LstmParameters> cells, LstmOptions? options = null) => new(LayerSpec.Create(cells, options).CheckRoute());
 
     /// <summary>Builds an LSTM with projections (PyTorch's <c>proj_size</c>) from one set of weights per layer and direction.</summary>
     /// <param name="cells">
@@ -53,7 +53,7 @@ public sealed partial class Lstm
     /// <returns>The LSTM.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="cells"/> or one of its elements is null.</exception>
     /// <exception cref="ArgumentException">The cells do not form L whole layers of D directions with matching sizes, or an option is invalid.</exception>
-    public static Lstm CreateProjected(IReadOnlyList<ProjectedLstmParameters> cells, LstmOptions? options = null) => new(LayerSpec.CreateProjected(cells, options));
+    public static Lstm CreateProjected(IReadOnlyList<ProjectedLstmParameters> cells, LstmOptions? options = null) => new(LayerSpec.CreateProjected(cells, options).CheckRoute());
 
     private Lstm(LayerSpec spec)
     {
@@ -89,10 +89,14 @@ public sealed partial class Lstm
     /// </summary>
     public long WeightBytes => engine.WeightBytes;
 
-    /// <summary>A copy of the weights of one layer and direction, with their peepholes if they have any.</summary>
+    /// <summary>
+    /// A copy of the weights of one layer and direction, with their peepholes if they have any: the weights this LSTM
+    /// computes with, so with <see cref="LstmOptions.Precision"/> bfloat16 or int8 the rounded ones (a
+    /// <see cref="Reference.ReferenceLstm"/> built from them checks the LSTM to float32 bounds; exports write them).
+    /// </summary>
     /// <param name="layer">0..L−1.</param>
     /// <param name="direction">0..D−1 (1 is the reverse direction of a bidirectional LSTM).</param>
-    /// <returns>New parameters with the same values.</returns>
+    /// <returns>New parameters.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An index is out of range.</exception>
     /// <exception cref="InvalidOperationException">The LSTM has projections (use <see cref="GetProjectedParameters"/>).</exception>
     public LstmParameters GetParameters(int layer, int direction)

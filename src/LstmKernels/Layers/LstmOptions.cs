@@ -80,6 +80,20 @@ public sealed record class LstmOptions
     /// <summary>The hidden activation <c>h</c> of ONNX (applied to <c>c_t</c>); default <see cref="LstmActivation.Tanh"/>.</summary>
     public LstmActivation HiddenActivation { get; init; } = LstmActivation.Tanh;
 
+    /// <summary>
+    /// How each layer's packed weights are stored (<see cref="LstmCell(LstmParameters, WeightPrecision)"/>): float32
+    /// (default), bfloat16 or int8; arithmetic stays float32. Reduced precision needs the fused route (default
+    /// activations, no clip, no input_forget, no peepholes, no projections); <see cref="Lstm.GetParameters"/> then
+    /// returns the rounded weights the model computes with, and that is what it exports.
+    /// </summary>
+    public WeightPrecision Precision { get; init; }
+
+    /// <summary>
+    /// Threads one step may use (<see cref="LstmCell.StepThreads"/>): 1 (default) or 2, for <see cref="Lstm.Forward"/>
+    /// and every <see cref="LstmSession"/>. 2 needs the fused route.
+    /// </summary>
+    public int StepThreads { get; init; } = 1;
+
     /// <summary>The number of directions: 2 for <see cref="LstmDirection.Bidirectional"/>, else 1.</summary>
     public int Directions => Direction == LstmDirection.Bidirectional ? 2 : 1;
 

@@ -39,7 +39,7 @@ public sealed class ReferenceLstm
         spec = LayerSpec.CreateProjected(cells, options);
     }
 
-    /// <summary>The options.</summary>
+    /// <summary>The options (<see cref="LstmOptions.Precision"/> and <see cref="LstmOptions.StepThreads"/> do not apply to the twin: it computes in double with the weights it was given).</summary>
     public LstmOptions Options => spec.Shape.Options;
 
     /// <summary>Twin of <see cref="Lstm.Forward"/>, in double, rounding each output once.</summary>
