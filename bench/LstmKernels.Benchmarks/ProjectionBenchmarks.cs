@@ -13,8 +13,8 @@ public class ProjectionBenchmarks
     private float[] h = [];
     private float[] gates = [];
 
-    /// <summary>256 KiB of weights (fits L2) and 4 MiB (L3).</summary>
-    public static IEnumerable<CellShape> Shapes { get; } = [new(128, 128), new(512, 512)];
+    /// <summary>256 KiB of weights (fits L2), 4 MiB (L3), and an odd shape whose every length leaves a vector tail.</summary>
+    public static IEnumerable<CellShape> Shapes { get; } = [new(128, 128), new(512, 512), new(127, 131)];
 
     [ParamsSource(nameof(Shapes), Priority = -1)]
     public CellShape Shape { get; set; }
