@@ -82,6 +82,9 @@ public sealed class LstmApiTests
         Check.Throws<ArgumentException>("parameters", () => _ = new LstmCell(q));
         Check.Throws<ArgumentException>("parameters", () => _ = new LstmBptt(q, 1, 1));
         Check.Throws<ArgumentException>("p", () => _ = LstmParameters.FromOnnx(I, H, w, r, b, new float[3 * H - 1]));
+        Check.Throws<ArgumentException>("p", () => q.ToOnnx(w, r, b, new float[3 * H - 1]));
+        Check.Throws<ArgumentException>("w", () => q.ToOnnx(new float[5], r, b, back));
+        Check.Throws<ArgumentOutOfRangeException>("hiddenSize", () => _ = new LstmParameters(I, 0, peepholes: true));
         Check.BitwiseEqual(q.Peepholes, q.Clone().Peepholes, "Clone");
     }
 
