@@ -12,14 +12,15 @@ public sealed partial class ArchitectureTests
     /// <summary>Each folder of src/LstmKernels and the folders whose types it must not use.</summary>
     private static readonly (string Folder, string[] Forbidden)[] Rules =
     [
-        ("Internal", ["Kernels", "Cell", "Layers", "Interop", "Training", "Reference", "."]),
-        ("Kernels", ["Cell", "Layers", "Interop", "Training", "Reference"]),
-        (".", ["Cell", "Layers", "Interop", "Training", "Reference"]),
-        ("Cell", ["Layers", "Interop", "Training", "Reference"]),
-        ("Layers", ["Interop", "Training", "Reference"]),
-        ("Interop", ["Training", "Reference"]),
-        ("Training", ["Interop", "Reference"]),
-        ("Reference", ["Cell", "Interop", "Training"]),
+        ("Internal", ["Kernels", "Cell", "Layers", "Serving", "Interop", "Training", "Reference", "."]),
+        ("Kernels", ["Cell", "Layers", "Serving", "Interop", "Training", "Reference"]),
+        (".", ["Cell", "Layers", "Serving", "Interop", "Training", "Reference"]),
+        ("Cell", ["Layers", "Serving", "Interop", "Training", "Reference"]),
+        ("Layers", ["Serving", "Interop", "Training", "Reference"]),
+        ("Serving", ["Interop", "Training", "Reference"]),
+        ("Interop", ["Serving", "Training", "Reference"]),
+        ("Training", ["Serving", "Interop", "Reference"]),
+        ("Reference", ["Cell", "Serving", "Interop", "Training"]),
     ];
 
     /// <summary>The engine of the layers, which the reference twins must not run (they may share its argument checks).</summary>

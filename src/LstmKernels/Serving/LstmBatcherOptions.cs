@@ -1,0 +1,34 @@
+namespace LstmKernels;
+
+/// <summary>How an <see cref="LstmBatcher"/> admits streams and forms batches. Every default is the no-surprise one: no wait, no timeout.</summary>
+public sealed record class LstmBatcherOptions
+{
+    /// <summary>The longest <see cref="BatchWait"/> accepted: 10 ms. A wait is a spin on the thread that runs the batches; longer ones belong in the caller.</summary>
+    public static readonly TimeSpan MaxBatchWait = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The options <c>new LstmBatcher(lstm, maxBatch)</c> uses.</summary>
+    public static LstmBatcherOptions Default { get; } = new();
+
+    /// <summary>The most streams open at once (default 1024); <see cref="LstmBatcher.Open"/> beyond it throws. Each open stream holds its state, L·(S + H) floats.</summary>
+    public int MaxStreams { get; init; } = 1024;
+
+    /// <summary>
+    /// How long the batch runner may wait for more steps before it starts a batch that is smaller than
+    /// <c>maxBatch</c> and than the number of open streams (default zero: a batch starts with whatever is pending).
+    /// At most <see cref="MaxBatchWait"/>. A step that finds the batcher idle never waits: it runs at once.
+    /// </summary>
+    public TimeSpan BatchWait { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// A stream with no step for this long is closed and its slot freed (default <see cref="Timeout.InfiniteTimeSpan"/>:
+    /// never). Its next call throws <see cref="ObjectDisposedException"/> saying so. Checked about four times per timeout.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// Whether the continuations of <see cref="LstmStream.StepAsync"/> run on the thread pool (default true) or inline on
+    /// the thread that ran the batch (false: no thread hop, more steps per batch, but a continuation that blocks stalls
+    /// every stream until it returns).
+    /// </summary>
+    public bool RunContinuationsAsynchronously { get; init; } = true;
+}
