@@ -28,6 +28,8 @@ public sealed class EdgeBadInputTests
         "AdamOptimizer.Reset", "TruncatedBptt.ResetState", "ReferenceLstmGradients.Clear", "ReferenceLstmCell.ToParameters",
         "LstmSession.Reset", "LstmOptions.Equals", "LstmOptions.GetHashCode", "LstmOptions.ToString", "LstmOptions.<Clone>$",
         "LstmOptions.op_Equality", "LstmOptions.op_Inequality", "LstmOptions..ctor", "IOptimizer.Update",
+        "LstmBatcherOptions.Equals", "LstmBatcherOptions.GetHashCode", "LstmBatcherOptions.ToString", "LstmBatcherOptions.<Clone>$",
+        "LstmBatcherOptions.op_Equality", "LstmBatcherOptions.op_Inequality", "LstmBatcherOptions..ctor",
     ];
 
     public static TheoryData<int> RowIndices
@@ -125,6 +127,13 @@ public sealed class EdgeBadInputTests
         return text.ToString();
     }
 
+    private static LstmStream Closed(LstmBatcher batcher)
+    {
+        LstmStream closed = batcher.Open();
+        closed.Dispose();
+        return closed;
+    }
+
     private static Row[] BuildRows()
     {
         LstmParameters p = LstmParameters.CreateRandom(I, H, 1);
@@ -133,6 +142,8 @@ public sealed class EdgeBadInputTests
         float[] big = new float[64];
         var lstm = Lstm.Create([p]);
         LstmSession session = lstm.CreateSession();
+        var batcher = new LstmBatcher(lstm, 4);
+        LstmStream stream = batcher.Open();
         var reference = new ReferenceLstmCell(p);
         double[] xd = new double[I], sd = new double[H];
         var gradients = new ReferenceLstmGradients(I, H);
@@ -208,6 +219,19 @@ public sealed class EdgeBadInputTests
             new("LstmSession.Step", "x", "length ≠ B·I", typeof(ArgumentException), () => session.Step(new float[I + 1], default)),
             new("LstmSession.Step", "y", "length ≠ B·H and not empty, or overlaps x", typeof(ArgumentException), () => session.Step(big.AsSpan(0, I), big.AsSpan(1, H))),
             new("LstmSession.Reset(h0, c0)", "c0", "length ≠ L·B·H", typeof(ArgumentException), () => session.Reset(new float[H], new float[H - 1])),
+
+            // The stream batcher.
+            new("LstmBatcher.ctor", "lstm", "the LSTM is reverse or bidirectional", typeof(ArgumentException), () => _ = new LstmBatcher(Lstm.Create([p], new LstmOptions { Direction = LstmDirection.Reverse }), 4)),
+            new("LstmBatcher.ctor", "maxBatch", "< 1", typeof(ArgumentOutOfRangeException), () => _ = new LstmBatcher(lstm, 0)),
+            new("LstmBatcher.ctor", "options", "MaxStreams < 1, BatchWait outside 0..10 ms, or IdleTimeout < 4 ms", typeof(ArgumentOutOfRangeException), () => _ = new LstmBatcher(lstm, 4, new LstmBatcherOptions { MaxStreams = 0 })),
+            new("LstmBatcher.Open", null, "MaxStreams streams are open", typeof(InvalidOperationException), () => new LstmBatcher(lstm, 1, new LstmBatcherOptions { MaxStreams = 1 }).Open().Batcher.Open()),
+            new("LstmStream.Step", "x", "length ≠ I", typeof(ArgumentException), () => stream.Step(new float[I + 1], default)),
+            new("LstmStream.Step", "y", "length ≠ H and not empty, or overlaps x", typeof(ArgumentException), () => stream.Step(big.AsSpan(0, I), big.AsSpan(1, H))),
+            new("LstmStream.Step", null, "the stream, or its batcher, is closed", typeof(ObjectDisposedException), () => Closed(batcher).Step(x, default)),
+#pragma warning disable CA2012 // These calls throw before a ValueTask exists.
+            new("LstmStream.StepAsync", "x", "length ≠ I", typeof(ArgumentException), () => _ = stream.StepAsync(new float[I + 1], default)),
+#pragma warning restore CA2012
+            new("LstmStream.CopyState", "c", "length ≠ L·H", typeof(ArgumentException), () => stream.CopyState(new float[H], new float[H + 1])),
 
             // Kernels (the kernel test classes cover every length and overlap; one row per kind here).
             new("Kernels.Sigmoid", "destination", "length ≠ x.Length, or partial overlap with x", typeof(ArgumentException), () => Kernels.Sigmoid(x, new float[I + 1])),
