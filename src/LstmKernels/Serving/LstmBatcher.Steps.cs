@@ -19,6 +19,13 @@ public sealed partial class LstmBatcher
 
     internal void StepSync(LstmStream stream, ReadOnlySpan<float> x, Span<float> y)
     {
+        if (runner.IsCurrentThread)
+        {
+            // Inside a StepAsync continuation on the thread that runs the batches: waiting here would wait for itself.
+            throw new InvalidOperationException(
+                "LstmStream.Step was called on the batcher's own thread (from a StepAsync continuation, which runs there unless LstmBatcherOptions.RunContinuationsAsynchronously is set); it would wait for itself. Use StepAsync there.");
+        }
+
         stream.Begin();
         lock (gate)
         {

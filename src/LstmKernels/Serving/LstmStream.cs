@@ -77,7 +77,10 @@ public sealed class LstmStream : IDisposable, IValueTaskSource
     /// <param name="x">The input <c>[I]</c>.</param>
     /// <param name="y">The last layer's new hidden state <c>[H]</c> (<c>[P]</c> with projections), or empty.</param>
     /// <exception cref="ArgumentException">A length does not fit, or <paramref name="y"/> overlaps <paramref name="x"/> (the stream stays usable).</exception>
-    /// <exception cref="InvalidOperationException">Another step of this stream is in flight.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// Another step of this stream is in flight, or the call comes from a <see cref="StepAsync"/> continuation running on
+    /// the batcher's own thread (it would wait for itself; use <see cref="StepAsync"/> there).
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The stream or its batcher is closed.</exception>
     public void Step(ReadOnlySpan<float> x, Span<float> y)
     {
@@ -87,7 +90,9 @@ public sealed class LstmStream : IDisposable, IValueTaskSource
 
     /// <summary>
     /// One step: completes when its batch has run and <paramref name="y"/> holds the output. Runs at once, on the
-    /// calling thread, when the batcher is idle. <paramref name="x"/> and <paramref name="y"/> must stay untouched until then.
+    /// calling thread, when the batcher is idle (the task is then already complete). <paramref name="x"/> and
+    /// <paramref name="y"/> must stay untouched until then. Unless <see cref="LstmBatcherOptions.RunContinuationsAsynchronously"/>
+    /// is set, the continuation of a queued step runs on the batcher's thread: it must not block.
     /// </summary>
     /// <param name="x">The input <c>[I]</c>.</param>
     /// <param name="y">The last layer's new hidden state <c>[H]</c> (<c>[P]</c> with projections), or empty.</param>

@@ -32,12 +32,13 @@ public sealed class LstmBatcherAllocationTests
     [InlineData(false)]
     public async Task QueuedSteps_AllocateNothing(bool asyncContinuations)
     {
-        using var batcher = new LstmBatcher(LstmBatcherTests.Model(), 8, new LstmBatcherOptions { RunContinuationsAsynchronously = asyncContinuations });
+        // 64 x 128: a step long enough (tens of µs) for the three loops to meet often.
+        using var batcher = new LstmBatcher(Lstm.Create([LstmParameters.CreateRandom(LstmBatcherTests.InputSize, 128, 3)]), 8, new LstmBatcherOptions { RunContinuationsAsynchronously = asyncContinuations });
         using LstmStream a = batcher.Open(), b = batcher.Open(), c = batcher.Open();
         float[] x = LstmBatcherTests.Input(1);
 
         // Three closed loops (one blocking, two awaiting) that keep the engine busy, so steps queue up behind each other.
-        const int Steps = 4000;
+        const int Steps = 2000;
         long least = long.MaxValue;
         for (int window = 0; window < 4; window++)
         {
@@ -49,14 +50,15 @@ public sealed class LstmBatcherAllocationTests
             await Task.WhenAll(sync, async1, async2);
             long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
 
-            // The window's own fixed cost (three tasks, their state machines, a long-running thread: about 2.5 KB
-            // measured) is under a byte a step; the smallest object allocated per step would be 24 B a step.
+            // Process-wide, so the window's own fixed costs count too: three tasks, their state machines, a long-running
+            // thread (about 2.5 KB), and now and then the runtime's (a pool thread injected: 13 KB seen once). The bound
+            // is 4 B a step; the smallest object allocated per step would be 24 B a step.
             Assert.Equal(3L * Steps, batcher.StepCount - stepsBefore);
-            Assert.True(batcher.BatchCount - batchesBefore < 3L * Steps, "no step was ever queued: the test did not exercise batching");
             least = window == 0 ? long.MaxValue : Math.Min(least, bytes);
         }
 
-        Assert.True(least < 8192, $"{least} bytes for {3 * Steps} steps: the queued path allocates per step");
+        Assert.True(batcher.BatchCount < batcher.StepCount, "no step was ever queued: the test did not exercise batching");
+        Assert.True(least < 4 * 3 * Steps, $"{least} bytes for {3 * Steps} steps: the queued path allocates per step");
     }
 
     private static void SyncLoop(LstmStream stream, float[] x, int steps)

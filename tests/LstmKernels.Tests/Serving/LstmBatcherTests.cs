@@ -10,6 +10,7 @@ namespace LstmKernels.Tests;
 /// </summary>
 public sealed class LstmBatcherTests
 {
+    internal const int InputSize = I;
     private const int I = 12, H = 20;
 
     [Fact]
@@ -244,6 +245,61 @@ public sealed class LstmBatcherTests
         b.CopyState(h, c);
         Assert.Contains(h, v => v != 0f);
         Assert.Equal(1, b.StepCount);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Continuations_RunOnTheBatchersThread_UnlessAskedOtherwise(bool asyncContinuations)
+    {
+        using var batcher = new LstmBatcher(Model(), 4, new LstmBatcherOptions { RunContinuationsAsynchronously = asyncContinuations });
+        using LstmStream holder = batcher.Open(), stream = batcher.Open();
+        using var release = new ManualResetEventSlim();
+        int batches = 0, batchThread = 0;
+        batcher.OnBatch = _ =>
+        {
+            batchThread = Environment.CurrentManagedThreadId;
+            if (Interlocked.Increment(ref batches) == 1)
+            {
+                release.Wait();
+            }
+        };
+        Task held = Task.Run(() => holder.Step(Input(0), default));
+        SpinWait.SpinUntil(() => Volatile.Read(ref batches) == 1);
+        int continuationThread = 0;
+        Exception? nestedStep = null;
+        Task step = Continue(stream.StepAsync(Input(1), default));
+        release.Set();
+        await held;
+        await step;
+
+        // Queued, the step ran on the engine thread; its continuation ran there too unless asked otherwise, and there a
+        // blocking Step is refused rather than waiting for the thread it runs on. On the pool, that Step just runs.
+        Assert.Equal(asyncContinuations ? 3 : 2, batches);
+        if (asyncContinuations)
+        {
+            Assert.Null(nestedStep);
+        }
+        else
+        {
+            Assert.Equal(batchThread, continuationThread);
+            Assert.IsType<InvalidOperationException>(nestedStep);
+            Assert.Contains("would wait for itself", nestedStep!.Message);
+        }
+
+        async Task Continue(ValueTask pending)
+        {
+            await pending.ConfigureAwait(false);
+            continuationThread = Environment.CurrentManagedThreadId;
+            try
+            {
+                stream.Step(Input(2), default);
+            }
+            catch (InvalidOperationException e)
+            {
+                nestedStep = e;
+            }
+        }
     }
 
     internal static Lstm Model() => Lstm.Create([LstmParameters.CreateRandom(I, H, 7)]);
