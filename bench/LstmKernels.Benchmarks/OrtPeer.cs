@@ -99,7 +99,7 @@ internal sealed class OrtPeer : IDisposable
     }
 
     /// <summary>Rows of PyTorch's gate blocks (i, f, g, o) into ONNX's (i, o, f, c).</summary>
-    private static float[] ToOnnxOrder(ReadOnlySpan<float> pytorch)
+    internal static float[] ToOnnxOrder(ReadOnlySpan<float> pytorch)
     {
         int block = pytorch.Length / 4;
         float[] onnx = new float[pytorch.Length];

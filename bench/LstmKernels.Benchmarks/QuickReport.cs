@@ -5,7 +5,8 @@ namespace LstmKernels.Benchmarks;
 
 /// <summary>
 /// The no-argument run: every standard size at batch 1 and 16, the three step routes timed with Stopwatch, the
-/// fused step's error against the reference and its allocations, as one Markdown table in well under a minute.
+/// fused step's error against the reference and its allocations, as one Markdown table in well under a minute; then the
+/// peer table, and the streams table (<see cref="StreamsReport"/>, about another minute).
 /// </summary>
 internal static class QuickReport
 {
@@ -50,6 +51,8 @@ internal static class QuickReport
 
         output.WriteLine();
         PeerTable(output);
+        output.WriteLine();
+        StreamsReport.Run(output);
         output.WriteLine();
         output.WriteLine(Invariant($"Total time {total.Elapsed.TotalSeconds:0.0} s."));
     }
