@@ -93,8 +93,8 @@ internal sealed class BatcherStreams : IStreamContender
 
     /// <param name="model">The model and inputs.</param>
     /// <param name="streams">N, also the batcher's maxBatch.</param>
-    /// <param name="asyncContinuations"><see cref="LstmBatcherOptions.RunContinuationsAsynchronously"/> (the default, true, or false: continuations run on the batch's thread).</param>
-    public BatcherStreams(StreamsModel model, int streams, bool asyncContinuations = true)
+    /// <param name="asyncContinuations"><see cref="LstmBatcherOptions.RunContinuationsAsynchronously"/> (the default, false: continuations run on the batch's thread; or true: on the pool).</param>
+    public BatcherStreams(StreamsModel model, int streams, bool asyncContinuations = false)
     {
         Batcher = new LstmBatcher(model.Lstm, streams, new LstmBatcherOptions { RunContinuationsAsynchronously = asyncContinuations });
         this.streams = new LstmStream[streams];

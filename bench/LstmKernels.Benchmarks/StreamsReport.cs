@@ -36,8 +36,8 @@ internal static class StreamsReport
             CultureInfo.InvariantCulture,
             $"Each of N streams is an async loop on the thread pool taking one step at a time; all start together and stop at a shared deadline " +
             $"({WarmupSeconds} s warm-up, then a {WindowSeconds} s window). sessions: one LstmSession per stream, a synchronous Step then " +
-            $"`await Task.Yield()`; batcher: one LstmBatcher (maxBatch = N, default options), `await stream.StepAsync(x, y)`; batcher, inline " +
-            $"continuations: the same with RunContinuationsAsynchronously = false; bare batch: LstmCell.Forward on all N rows at once in a loop " +
+            $"`await Task.Yield()`; batcher: one LstmBatcher (maxBatch = N, default options), `await stream.StepAsync(x, y)` (continuations on the batch's thread); batcher, " +
+            $"pool continuations: the same with RunContinuationsAsynchronously = true; bare batch: LstmCell.Forward on all N rows at once in a loop " +
             $"on one thread (the ideal, rows/s = N × batch steps/s); ONNX Runtime: one single-step batch-1 LSTM InferenceSession shared by all " +
             $"streams, one IoBinding and state per stream, Y_h/Y_c copied back into the state, a synchronous Run then `await Task.Yield()` " +
             $"(float32 only). Thread pool: left at its default minimum ({minWorkers} worker threads), as the loops never block. Raising the " +
@@ -46,7 +46,7 @@ internal static class StreamsReport
         output.WriteLine();
         output.WriteLine(
             "| I x H | weights | N | sessions steps/s | batcher steps/s | bare batch rows/s | ONNX Runtime steps/s | batcher/sessions | " +
-            "batcher/ideal | mean batch | batcher steps/stream min–max | batcher, inline continuations steps/s (mean batch) | " +
+            "batcher/ideal | mean batch | batcher steps/stream min–max | batcher, pool continuations steps/s (mean batch) | " +
             "sessions p50 / p99 | batcher p50 / p99 | sessions GC 0/1/2 | batcher GC 0/1/2 | sessions B/step | batcher B/step | pool |");
         output.WriteLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (int size in Sizes)
@@ -118,10 +118,10 @@ internal static class StreamsReport
             poolThreads = ThreadPool.ThreadCount;
         }
 
-        Window inline;
-        using (var contender = new BatcherStreams(model, n, asyncContinuations: false))
+        Window pool;
+        using (var contender = new BatcherStreams(model, n, asyncContinuations: true))
         {
-            inline = Measure(contender, contender.Batcher);
+            pool = Measure(contender, contender.Batcher);
         }
 
         var bare = new BareBatch(model, n);
@@ -137,7 +137,7 @@ internal static class StreamsReport
             CultureInfo.InvariantCulture,
             $"| {model.Size}x{model.Size} | {Weights(model.Precision)} | {n} | {Rate(sessions.StepsPerSecond)} | {Rate(batched.StepsPerSecond)} | " +
             $"{Rate(bareRows)} | {ort} | {batched.StepsPerSecond / sessions.StepsPerSecond:0.00} | {batched.StepsPerSecond / bareRows:0.00} | " +
-            $"{batched.MeanBatch:0.00} | {batched.Spread.Min}–{batched.Spread.Max} | {Rate(inline.StepsPerSecond)} ({inline.MeanBatch:0.00}) | " +
+            $"{batched.MeanBatch:0.00} | {batched.Spread.Min}–{batched.Spread.Max} | {Rate(pool.StepsPerSecond)} ({pool.MeanBatch:0.00}) | " +
             $"{sessions.Latency} | {batched.Latency} | {sessions.Collections} | {batched.Collections} | " +
             $"{sessions.BytesPerStep:0.##} | {batched.BytesPerStep:0.##} | {poolThreads} |");
     }
