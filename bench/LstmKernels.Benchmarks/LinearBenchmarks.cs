@@ -17,8 +17,8 @@ public class LinearBenchmarks
     [Params(256, 263)]
     public int Size { get; set; }
 
-    /// <summary>1: a matrix-vector product; 16: four 4-row tiles reusing each loaded weight vector.</summary>
-    [Params(1, 16)]
+    /// <summary>1: a matrix-vector product; 3: rows that do not fill a 4-row tile; 16: four 4-row tiles reusing each loaded weight vector.</summary>
+    [Params(1, 3, 16)]
     public int Batch { get; set; }
 
     [GlobalSetup]

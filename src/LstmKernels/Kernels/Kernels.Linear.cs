@@ -23,10 +23,12 @@ public static partial class Kernels
     /// empty there is nothing to compute; when x and weight are both empty, K = 0 and every output is 0).
     /// The sequence route of <see cref="Lstm"/> uses it for the input projection of all T·B rows at once (one
     /// matrix-matrix pass over Wᵢₕ) and for <c>h·Wₕₕᵀ</c> per step. Each sum is accumulated in float over vector
-    /// lanes, four rows of x sharing each loaded weight vector; the result is within (K + 1)·2⁻²⁴·(|b| + Σ|x·w|) of
-    /// the exact value. An output whose float sum overflows (finite inputs whose products or partial sums exceed float's
-    /// range) is recomputed in double as <see cref="Reference.ReferenceKernels.Linear"/> does: the exact sum rounded
-    /// once, ±∞ only when that exceeds float's range, never NaN from finite inputs.
+    /// lanes, four rows of x sharing each loaded weight vector (the rows past the last four: four weight rows sharing
+    /// each loaded vector of x), every output in the same order wherever its row sits, so row b of a batch has the bits
+    /// of that row alone (batch 1) on each path. The result is within (K + 1)·2⁻²⁴·(|b| + Σ|x·w|) of the exact value.
+    /// An output whose float sum overflows (finite inputs whose products or partial sums exceed float's range) is
+    /// recomputed in double as <see cref="Reference.ReferenceKernels.Linear"/> does: the exact sum rounded once, ±∞
+    /// only when that exceeds float's range, never NaN from finite inputs.
     /// </remarks>
     /// <exception cref="ArgumentException">A length does not fit the shapes above, or <paramref name="destination"/> overlaps an input.</exception>
     public static void Linear(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> destination)
@@ -194,7 +196,8 @@ public static partial class Kernels
         ref float rd = ref MemoryMarshal.GetReference(destination);
         int b = 0;
 
-        // Four rows of x share every loaded weight vector (matrix-matrix); the rest go one by one.
+        // Four rows of x share every loaded weight vector (matrix-matrix). Every output, in the tile or not, is one
+        // chain of vector FMAs, its lane sum, then the scalar tail: a row's bits do not depend on its place in the batch.
         for (; b <= batch - 4; b += 4)
         {
             for (int r = 0; r < rows; r++)
@@ -208,12 +211,87 @@ public static partial class Kernels
             }
         }
 
+        // The rest of the rows (all of them below batch 4): four weight rows share each loaded vector of the x row.
         for (; b < batch; b++)
         {
-            for (int r = 0; r < rows; r++)
+            ref float xb = ref Unsafe.Add(ref rx, b * inner);
+            ref float db = ref Unsafe.Add(ref rd, b * rows);
+            int r = 0;
+            for (; r <= rows - 4; r += 4)
             {
-                Unsafe.Add(ref rd, (b * rows) + r) = (hasBias ? bias[r] : 0f) + Dot<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref Unsafe.Add(ref rx, b * inner), inner);
+                DotRows4<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref xb, inner, inner, out float s0, out float s1, out float s2, out float s3);
+                Unsafe.Add(ref db, r) = (hasBias ? bias[r] : 0f) + s0;
+                Unsafe.Add(ref db, r + 1) = (hasBias ? bias[r + 1] : 0f) + s1;
+                Unsafe.Add(ref db, r + 2) = (hasBias ? bias[r + 2] : 0f) + s2;
+                Unsafe.Add(ref db, r + 3) = (hasBias ? bias[r + 3] : 0f) + s3;
+            }
+
+            for (; r < rows; r++)
+            {
+                Unsafe.Add(ref db, r) = (hasBias ? bias[r] : 0f) + DotRow<TOps, TVec>(ref Unsafe.Add(ref rw, r * inner), ref xb, inner);
             }
         }
+    }
+
+    /// <summary>
+    /// Four dot products of four weight rows (row stride <paramref name="stride"/>) with one row <paramref name="v"/>,
+    /// each with <see cref="Dot4"/>'s arithmetic: <c>MultiplyAdd(w, v, acc)</c> per vector, the lane sum, the tail in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DotRows4<TOps, TVec>(ref float w, ref float v, int n, int stride, out float s0, out float s1, out float s2, out float s3)
+        where TOps : struct, ISimd<TVec>
+        where TVec : struct
+    {
+        int c = TOps.Count;
+        ref float w0 = ref w;
+        ref float w1 = ref Unsafe.Add(ref w, stride);
+        ref float w2 = ref Unsafe.Add(ref w, 2 * stride);
+        ref float w3 = ref Unsafe.Add(ref w, 3 * stride);
+        TVec a0 = TOps.Create(0f), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (; k <= n - c; k += c)
+        {
+            TVec vk = TOps.Load(ref Unsafe.Add(ref v, k));
+            a0 = TOps.MultiplyAdd(TOps.Load(ref Unsafe.Add(ref w0, k)), vk, a0);
+            a1 = TOps.MultiplyAdd(TOps.Load(ref Unsafe.Add(ref w1, k)), vk, a1);
+            a2 = TOps.MultiplyAdd(TOps.Load(ref Unsafe.Add(ref w2, k)), vk, a2);
+            a3 = TOps.MultiplyAdd(TOps.Load(ref Unsafe.Add(ref w3, k)), vk, a3);
+        }
+
+        s0 = TOps.Sum(a0);
+        s1 = TOps.Sum(a1);
+        s2 = TOps.Sum(a2);
+        s3 = TOps.Sum(a3);
+        for (; k < n; k++)
+        {
+            float vk = Unsafe.Add(ref v, k);
+            s0 += Unsafe.Add(ref w0, k) * vk;
+            s1 += Unsafe.Add(ref w1, k) * vk;
+            s2 += Unsafe.Add(ref w2, k) * vk;
+            s3 += Unsafe.Add(ref w3, k) * vk;
+        }
+    }
+
+    /// <summary>One dot product of weight row <paramref name="w"/> with row <paramref name="v"/>, with <see cref="Dot4"/>'s arithmetic.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float DotRow<TOps, TVec>(ref float w, ref float v, int n)
+        where TOps : struct, ISimd<TVec>
+        where TVec : struct
+    {
+        int c = TOps.Count;
+        TVec a = TOps.Create(0f);
+        int k = 0;
+        for (; k <= n - c; k += c)
+        {
+            a = TOps.MultiplyAdd(TOps.Load(ref Unsafe.Add(ref w, k)), TOps.Load(ref Unsafe.Add(ref v, k)), a);
+        }
+
+        float s = TOps.Sum(a);
+        for (; k < n; k++)
+        {
+            s += Unsafe.Add(ref w, k) * Unsafe.Add(ref v, k);
+        }
+
+        return s;
     }
 }

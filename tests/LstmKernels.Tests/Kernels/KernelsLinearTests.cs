@@ -29,6 +29,63 @@ public sealed class KernelsLinearTests
         }
     }
 
+    /// <summary>
+    /// Row b of a batch has the bits of that row alone (batch 1), on every path: in the batch as given, with the rows
+    /// shuffled, and at each place of a 5-row batch (the four places of the 4-row tile, then the row after it) among
+    /// filler rows. The stream batcher relies on it. A failure prints the case and FsCheck's Replay pair.
+    /// </summary>
+    [Property]
+    public void Linear_RowBitsDoNotDependOnPlaceInBatch(RowPlacementCase c)
+    {
+        LinearCase t = c.Case;
+        int batch = t.Batch, inner = t.Inner, rows = t.Rows;
+        float[] x = t.X.Values, weight = t.Weight.Values, bias = t.Bias.Values;
+        string shape = $"B = {batch}, K = {inner}, N = {rows}, {(bias.Length == 0 ? "no bias" : "bias")}";
+        float[][] alone = new float[batch][];
+        for (int b = 0; b < batch; b++)
+        {
+            alone[b] = new float[rows];
+            Kernels.Linear(x.AsSpan(b * inner, inner), weight, bias, alone[b]);
+        }
+
+        float[] whole = new float[batch * rows];
+        Kernels.Linear(x, weight, bias, whole);
+        for (int b = 0; b < batch; b++)
+        {
+            Check.BitwiseEqual(alone[b], whole.AsSpan(b * rows, rows), $"Linear ({shape}) row {b} in the batch vs alone");
+        }
+
+#pragma warning disable CA5394 // Test data, not security.
+        var random = new Random(c.Seed);
+        int[] order = [.. Enumerable.Range(0, batch)];
+        random.Shuffle(order);
+#pragma warning restore CA5394
+        float[] shuffledX = new float[batch * inner], shuffled = new float[batch * rows];
+        for (int p = 0; p < batch; p++)
+        {
+            x.AsSpan(order[p] * inner, inner).CopyTo(shuffledX.AsSpan(p * inner));
+        }
+
+        Kernels.Linear(shuffledX, weight, bias, shuffled);
+        for (int p = 0; p < batch; p++)
+        {
+            Check.BitwiseEqual(alone[order[p]], shuffled.AsSpan(p * rows, rows), $"Linear ({shape}) row {order[p]} shuffled to {p} vs alone");
+        }
+
+        const int Places = 5;
+        float[] placed = new float[Places * rows];
+        for (int p = 0; p < Places; p++)
+        {
+            float[] placedX = Generators.Fill(Places * inner, Dist.Wide, c.Seed ^ p);
+            for (int b = 0; b < batch; b++)
+            {
+                x.AsSpan(b * inner, inner).CopyTo(placedX.AsSpan(p * inner));
+                Kernels.Linear(placedX, weight, bias, placed);
+                Check.BitwiseEqual(alone[b], placed.AsSpan(p * rows, rows), $"Linear ({shape}) row {b} at place {p} of {Places} vs alone");
+            }
+        }
+    }
+
     /// <summary>Every K in 0..20 and N in 1..20 at batch 0, 1, 4 (one tile) and 5 (tile + 1), with and without bias.</summary>
     [Fact]
     public void Linear_AllLengths()
