@@ -51,14 +51,15 @@ public sealed class LstmBatcherAllocationTests
             long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
 
             // Process-wide, so the window's own fixed costs count too: three tasks, their state machines, a long-running
-            // thread (about 2.5 KB), and now and then the runtime's (a pool thread injected: 13 KB seen once). The bound
-            // is 4 B a step; the smallest object allocated per step would be 24 B a step.
+            // thread (about 2.5 KB), and the runtime's own now and then (pool threads injected under load: 13-27 KB
+            // seen in a window on the slower SIMD paths). The bound is 12 B a step, half the smallest object: an
+            // allocation on every step cannot pass it.
             Assert.Equal(3L * Steps, batcher.StepCount - stepsBefore);
             least = window == 0 ? long.MaxValue : Math.Min(least, bytes);
         }
 
         Assert.True(batcher.BatchCount < batcher.StepCount, "no step was ever queued: the test did not exercise batching");
-        Assert.True(least < 4 * 3 * Steps, $"{least} bytes for {3 * Steps} steps: the queued path allocates per step");
+        Assert.True(least < 12 * 3 * Steps, $"{least} bytes for {3 * Steps} steps: the queued path allocates per step");
     }
 
     private static void SyncLoop(LstmStream stream, float[] x, int steps)
