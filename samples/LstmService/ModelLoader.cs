@@ -1,0 +1,72 @@
+using LstmKernels;
+using LstmKernels.Interop;
+
+namespace LstmService;
+
+/// <summary>Builds the served <see cref="Lstm"/>: from a safetensors state_dict, or the deterministic default.</summary>
+public static class ModelLoader
+{
+    /// <summary>The default model's input size I.</summary>
+    public const int DefaultInputSize = 64;
+
+    /// <summary>The default model's hidden size H.</summary>
+    public const int DefaultHiddenSize = 256;
+
+    /// <summary>The default model's layers.</summary>
+    public const int DefaultLayers = 2;
+
+    /// <summary>The default model's seed: layer l is <c>LstmParameters.CreateRandom(…, DefaultSeed + l)</c>.</summary>
+    public const int DefaultSeed = 15;
+
+    /// <summary>The model the options name, packed in their precision.</summary>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="InvalidDataException">The file is not a forward <c>nn.LSTM</c> state_dict in safetensors.</exception>
+    /// <exception cref="NotSupportedException">Reduced precision for a model with projections.</exception>
+    public static Lstm Load(ServiceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ModelPath is null)
+        {
+            return CreateDefault(options.Precision);
+        }
+
+        Lstm lstm = PyTorchStateDict.CreateLstm(SafetensorsFile.ReadFile(options.ModelPath), options.ModelPrefix);
+        if (lstm.Directions != 1)
+        {
+            throw new InvalidDataException(
+                $"'{options.ModelPath}' holds a bidirectional LSTM; a streaming service steps one frame at a time, so it needs a forward one (the reverse direction needs the whole sequence).");
+        }
+
+        if (options.Precision == WeightPrecision.Float32)
+        {
+            return lstm;
+        }
+
+        if (lstm.ProjectionSize > 0)
+        {
+            throw new NotSupportedException(
+                $"'{options.ModelPath}' has projections (proj_size {lstm.ProjectionSize}); reduced precision needs the fused route, which has none. Serve it with --precision float32.");
+        }
+
+        // PyTorchStateDict.CreateLstm takes no LstmOptions, so a reduced precision packs the weights a second time.
+        var cells = new LstmParameters[lstm.Layers];
+        for (int layer = 0; layer < cells.Length; layer++)
+        {
+            cells[layer] = lstm.GetParameters(layer, 0);
+        }
+
+        return Lstm.Create(cells, lstm.Options with { Precision = options.Precision });
+    }
+
+    /// <summary>The deterministic default model: <see cref="DefaultLayers"/> layers, I = <see cref="DefaultInputSize"/>, H = <see cref="DefaultHiddenSize"/>.</summary>
+    public static Lstm CreateDefault(WeightPrecision precision)
+    {
+        var cells = new LstmParameters[DefaultLayers];
+        for (int layer = 0; layer < cells.Length; layer++)
+        {
+            cells[layer] = LstmParameters.CreateRandom(layer == 0 ? DefaultInputSize : DefaultHiddenSize, DefaultHiddenSize, DefaultSeed + layer);
+        }
+
+        return Lstm.Create(cells, new LstmOptions { Precision = precision });
+    }
+}

@@ -1,0 +1,165 @@
+using System.Globalization;
+using LstmKernels;
+
+namespace LstmService;
+
+/// <summary>The service's settings, from the command line (<see cref="Parse"/>) or set directly by a test or a load test.</summary>
+public sealed record class ServiceOptions
+{
+    /// <summary>The default port; the default address is loopback only.</summary>
+    public const int DefaultPort = 5077;
+
+    /// <summary>The command-line help.</summary>
+    public const string Usage = """
+        usage: LstmService [options]
+          --model PATH          a PyTorch nn.LSTM state_dict in safetensors (forward, any layers; proj_size allowed in float32)
+          --prefix NAME         the LSTM's prefix in the state_dict, e.g. "lstm." (default: none)
+          --precision P         float32 | bfloat16 | int8: how the weights are stored (default float32)
+          --max-streams N       the most gRPC streams open at once; one more gets RESOURCE_EXHAUSTED (default 1024)
+          --max-batch N         the most steps in one batch (default 64)
+          --batch-wait-us N     how long the batcher's engine thread may wait for fuller batches, 0..10000 (default 0)
+          --no-batching         one LstmSession per stream instead of one LstmBatcher for all
+          --port N              listen on http://127.0.0.1:N (default 5077)
+          --urls URLS           listen on these URLs instead, ';'-separated (HTTP/2 without TLS), e.g. http://0.0.0.0:5077
+          --drain-timeout S     on shutdown, how long to wait for open streams to finish their step in flight (default 10)
+          --help                this text
+        Without --model the service runs a deterministic model: 2 layers, input 64, hidden 256, seed 15.
+        """;
+
+    /// <summary>The safetensors file with an <c>nn.LSTM</c> state_dict, or null for <see cref="DefaultModel"/>.</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>The LSTM's prefix in the state_dict (e.g. <c>"lstm."</c>).</summary>
+    public string ModelPrefix { get; init; } = "";
+
+    /// <summary>How the weights are stored.</summary>
+    public WeightPrecision Precision { get; init; } = WeightPrecision.Float32;
+
+    /// <summary>The most streams (gRPC calls of Run) open at once.</summary>
+    public int MaxStreams { get; init; } = 1024;
+
+    /// <summary>The most steps in one batch.</summary>
+    public int MaxBatch { get; init; } = 64;
+
+    /// <summary>The batcher's <see cref="LstmBatcherOptions.BatchWait"/>.</summary>
+    public TimeSpan BatchWait { get; init; } = TimeSpan.Zero;
+
+    /// <summary>One <see cref="LstmBatcher"/> for all streams (true) or one <see cref="LstmSession"/> per stream.</summary>
+    public bool Batching { get; init; } = true;
+
+    /// <summary>The URLs Kestrel listens on, ';'-separated; port 0 picks a free port (read it from <c>WebApplication.Urls</c> after start).</summary>
+    public string Urls { get; init; } = Invariant($"http://127.0.0.1:{DefaultPort}");
+
+    /// <summary>The host's shutdown timeout: how long open streams get to finish their step in flight.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// After the drain, how long the connections stay open before Kestrel stops (only if streams were open): the time
+    /// clients get to read their UNAVAILABLE trailers before the connection closes under them (see
+    /// <see cref="LstmEngine.StoppingAsync"/>).
+    /// </summary>
+    public TimeSpan DrainLinger { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Whether <c>--help</c> was given.</summary>
+    public bool ShowHelp { get; init; }
+
+    /// <summary>Parses the command line.</summary>
+    /// <exception cref="ArgumentException">An unknown option, a missing or bad value.</exception>
+    public static ServiceOptions Parse(IReadOnlyList<string> args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var options = new ServiceOptions();
+        bool port = false, urls = false;
+        for (int k = 0; k < args.Count; k++)
+        {
+            string arg = args[k];
+            switch (arg)
+            {
+                case "--model":
+                    options = options with { ModelPath = Value(args, ref k) };
+                    break;
+                case "--prefix":
+                    options = options with { ModelPrefix = Value(args, ref k) };
+                    break;
+                case "--precision":
+                    options = options with { Precision = ParsePrecision(Value(args, ref k)) };
+                    break;
+                case "--max-streams":
+                    options = options with { MaxStreams = Int(args, ref k, 1, 1 << 20) };
+                    break;
+                case "--max-batch":
+                    options = options with { MaxBatch = Int(args, ref k, 1, 1 << 16) };
+                    break;
+                case "--batch-wait-us":
+                    options = options with { BatchWait = TimeSpan.FromMicroseconds(Int(args, ref k, 0, 10_000)) };
+                    break;
+                case "--no-batching":
+                    options = options with { Batching = false };
+                    break;
+                case "--port":
+                    port = true;
+                    options = options with { Urls = Invariant($"http://127.0.0.1:{Int(args, ref k, 0, 65535)}") };
+                    break;
+                case "--urls":
+                    urls = true;
+                    options = options with { Urls = Value(args, ref k) };
+                    break;
+                case "--drain-timeout":
+                    options = options with { DrainTimeout = TimeSpan.FromSeconds(Int(args, ref k, 0, 3600)) };
+                    break;
+                case "--help" or "-h":
+                    options = options with { ShowHelp = true };
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown option '{arg}'.");
+            }
+        }
+
+        if (port && urls)
+        {
+            throw new ArgumentException("Give --port or --urls, not both.");
+        }
+
+        return options;
+    }
+
+    /// <summary>The precision's command-line name.</summary>
+    public static string PrecisionName(WeightPrecision precision) => precision switch
+    {
+        WeightPrecision.BFloat16 => "bfloat16",
+        WeightPrecision.Int8 => "int8",
+        _ => "float32",
+    };
+
+    private static WeightPrecision ParsePrecision(string text) => text.ToUpperInvariant() switch
+    {
+        "FLOAT32" or "FP32" => WeightPrecision.Float32,
+        "BFLOAT16" or "BF16" => WeightPrecision.BFloat16,
+        "INT8" => WeightPrecision.Int8,
+        _ => throw new ArgumentException($"--precision takes float32, bfloat16 or int8, not '{text}'."),
+    };
+
+    private static string Value(IReadOnlyList<string> args, ref int k)
+    {
+        if (k + 1 >= args.Count || args[k + 1].StartsWith("--", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"{args[k]} needs a value.");
+        }
+
+        return args[++k];
+    }
+
+    private static int Int(IReadOnlyList<string> args, ref int k, int min, int max)
+    {
+        string name = args[k];
+        string text = Value(args, ref k);
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
+        {
+            throw new ArgumentException($"{name} takes a whole number from {min} to {max}, not '{text}'.");
+        }
+
+        return value;
+    }
+
+    private static string Invariant(FormattableString text) => FormattableString.Invariant(text);
+}
