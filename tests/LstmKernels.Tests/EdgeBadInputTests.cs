@@ -127,6 +127,13 @@ public sealed class EdgeBadInputTests
         return text.ToString();
     }
 
+    private static LstmBatcher Disposed(Lstm lstm)
+    {
+        var batcher = new LstmBatcher(lstm, 1);
+        batcher.Dispose();
+        return batcher;
+    }
+
     private static LstmStream Closed(LstmBatcher batcher)
     {
         LstmStream closed = batcher.Open();
@@ -225,6 +232,7 @@ public sealed class EdgeBadInputTests
             new("LstmBatcher.ctor", "maxBatch", "< 1", typeof(ArgumentOutOfRangeException), () => _ = new LstmBatcher(lstm, 0)),
             new("LstmBatcher.ctor", "options", "MaxStreams < 1, BatchWait outside 0..10 ms, or IdleTimeout < 4 ms", typeof(ArgumentOutOfRangeException), () => _ = new LstmBatcher(lstm, 4, new LstmBatcherOptions { MaxStreams = 0 })),
             new("LstmBatcher.Open", null, "MaxStreams streams are open", typeof(InvalidOperationException), () => new LstmBatcher(lstm, 1, new LstmBatcherOptions { MaxStreams = 1 }).Open().Batcher.Open()),
+            new("LstmBatcher.TryOpen", null, "the batcher is disposed", typeof(ObjectDisposedException), () => Disposed(lstm).TryOpen(out _)),
             new("LstmStream.Step", "x", "length ≠ I", typeof(ArgumentException), () => stream.Step(new float[I + 1], default)),
             new("LstmStream.Step", "y", "length ≠ H and not empty, or overlaps x", typeof(ArgumentException), () => stream.Step(big.AsSpan(0, I), big.AsSpan(1, H))),
             new("LstmStream.Step", null, "the stream, or its batcher, is closed", typeof(ObjectDisposedException), () => Closed(batcher).Step(x, default)),

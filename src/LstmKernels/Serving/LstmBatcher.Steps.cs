@@ -96,6 +96,11 @@ public sealed partial class LstmBatcher
                 stream.Token = cancellationToken;
                 pending = stream.PrepareAsync();
                 Enqueue(stream);
+                if (cancellationToken.CanBeCanceled)
+                {
+                    // Registered under the lock; a token cancelled meanwhile runs the callback here, re-entering it.
+                    stream.Registration = cancellationToken.UnsafeRegister(OnCancel, stream);
+                }
             }
             else
             {
@@ -157,12 +162,12 @@ public sealed partial class LstmBatcher
     }
 
     /// <summary>Closes <paramref name="stream"/>; a step of it still in the queue fails with <see cref="ObjectDisposedException"/>.</summary>
-    internal void Close(LstmStream stream, CloseReason reason)
+    internal void Close(LstmStream stream, LstmStreamCloseReason reason)
     {
         bool wasQueued;
         lock (gate)
         {
-            if (stream.Closed != CloseReason.Open)
+            if (stream.Closed != LstmStreamCloseReason.None)
             {
                 return;
             }
@@ -190,7 +195,7 @@ public sealed partial class LstmBatcher
             {
                 if (slots[s] is LstmStream stream && !stream.IsInFlight && stream.LastActivity < limit)
                 {
-                    stream.Closed = CloseReason.IdleTimeout;
+                    stream.Closed = LstmStreamCloseReason.IdleTimeout;
                     slots[s] = null;
                     freeSlots.Push(s);
                     openCount--;
@@ -203,7 +208,7 @@ public sealed partial class LstmBatcher
     private bool Admit(LstmStream stream, out bool runNow)
     {
         runNow = false;
-        if (stream.Closed != CloseReason.Open)
+        if (stream.Closed != LstmStreamCloseReason.None)
         {
             return false;
         }
@@ -344,7 +349,7 @@ public sealed partial class LstmBatcher
 
     private void ThrowIfClosed(LstmStream stream)
     {
-        if (stream.Closed != CloseReason.Open)
+        if (stream.Closed != LstmStreamCloseReason.None)
         {
             throw ClosedException(stream);
         }
@@ -352,8 +357,8 @@ public sealed partial class LstmBatcher
 
     private ObjectDisposedException ClosedException(LstmStream stream) => stream.Closed switch
     {
-        CloseReason.IdleTimeout => new ObjectDisposedException(nameof(LstmStream), $"The stream was closed after no step for {Options.IdleTimeout.TotalMilliseconds} ms (LstmBatcherOptions.IdleTimeout); open a new one."),
-        CloseReason.BatcherDisposed => new ObjectDisposedException(nameof(LstmBatcher), "The batcher of this stream is disposed."),
+        LstmStreamCloseReason.IdleTimeout => new ObjectDisposedException(nameof(LstmStream), $"The stream was closed after no step for {Options.IdleTimeout.TotalMilliseconds} ms (LstmBatcherOptions.IdleTimeout); open a new one."),
+        LstmStreamCloseReason.BatcherDisposed => new ObjectDisposedException(nameof(LstmBatcher), "The batcher of this stream is disposed."),
         _ => new ObjectDisposedException(nameof(LstmStream), "The stream is disposed."),
     };
 }

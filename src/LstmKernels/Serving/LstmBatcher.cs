@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using LstmKernels.Internal;
 
 namespace LstmKernels;
@@ -129,24 +130,38 @@ public sealed partial class LstmBatcher : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Opens a stream with zero state.</summary>
-    /// <exception cref="InvalidOperationException"><see cref="LstmBatcherOptions.MaxStreams"/> streams are open.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="LstmBatcherOptions.MaxStreams"/> streams are open (<see cref="TryOpen"/> says so without an exception).</exception>
     /// <exception cref="ObjectDisposedException">The batcher is disposed.</exception>
     public LstmStream Open()
+    {
+        if (!TryOpen(out LstmStream? stream))
+        {
+            throw new InvalidOperationException(
+                $"The batcher already has {Options.MaxStreams} open streams, its maximum (LstmBatcherOptions.MaxStreams); dispose a stream before opening another.");
+        }
+
+        return stream;
+    }
+
+    /// <summary>Opens a stream with zero state, or returns false when <see cref="LstmBatcherOptions.MaxStreams"/> streams are open.</summary>
+    /// <param name="stream">The new stream, or null.</param>
+    /// <exception cref="ObjectDisposedException">The batcher is disposed.</exception>
+    public bool TryOpen([NotNullWhen(true)] out LstmStream? stream)
     {
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
             if (freeSlots.Count == 0)
             {
-                throw new InvalidOperationException(
-                    $"The batcher already has {Options.MaxStreams} open streams, its maximum (LstmBatcherOptions.MaxStreams); dispose a stream before opening another.");
+                stream = null;
+                return false;
             }
 
             int slot = freeSlots.Pop();
-            var stream = new LstmStream(this, slot, lstm.Layers, lstm.InputSize, lstm.StateSize, lstm.HiddenSize, Options.RunContinuationsAsynchronously);
+            stream = new LstmStream(this, slot, lstm.Layers, lstm.InputSize, lstm.StateSize, lstm.HiddenSize, Options.RunContinuationsAsynchronously);
             slots[slot] = stream;
             openCount++;
-            return stream;
+            return true;
         }
     }
 
@@ -223,7 +238,7 @@ public sealed partial class LstmBatcher : IDisposable, IAsyncDisposable
             {
                 if (slots[s] is LstmStream stream)
                 {
-                    stream.Closed = CloseReason.BatcherDisposed;
+                    stream.Closed = LstmStreamCloseReason.BatcherDisposed;
                     slots[s] = null;
                 }
             }

@@ -44,7 +44,10 @@ public sealed class LstmStream : IDisposable, IValueTaskSource
     public long StepCount { get; internal set; }
 
     /// <summary>Whether the stream is closed: disposed, timed out idle, or its batcher disposed.</summary>
-    public bool IsClosed => Closed != CloseReason.Open;
+    public bool IsClosed => Closed != LstmStreamCloseReason.None;
+
+    /// <summary>Why the stream is closed (<see cref="LstmStreamCloseReason.None"/> while it is open): what a server maps to its own status.</summary>
+    public LstmStreamCloseReason CloseReason => Closed;
 
     // State and the pending request: read and written by the batcher (under its lock, or by its one runner).
     internal int Slot { get; }
@@ -57,7 +60,7 @@ public sealed class LstmStream : IDisposable, IValueTaskSource
 
     internal float[] StagedY { get; }
 
-    internal CloseReason Closed { get; set; }
+    internal LstmStreamCloseReason Closed { get; set; }
 
     internal RequestKind Kind { get; set; }
 
@@ -68,6 +71,11 @@ public sealed class LstmStream : IDisposable, IValueTaskSource
     internal bool WantsY { get; set; }
 
     internal CancellationToken Token { get; set; }
+
+    /// <summary>The queued step's cancellation callback, removed when the step leaves the queue.</summary>
+    internal CancellationTokenRegistration Registration { get; set; }
+
+    internal bool InQueue { get; set; }
 
     internal long LastActivity { get; set; }
 
@@ -97,8 +105,8 @@ public sealed class LstmStream : IDisposable, IValueTaskSource
     /// <param name="x">The input <c>[I]</c>.</param>
     /// <param name="y">The last layer's new hidden state <c>[H]</c> (<c>[P]</c> with projections), or empty.</param>
     /// <param name="cancellationToken">
-    /// Cancels the step if it has not joined a batch yet: the state is then untouched and the task is cancelled (at the
-    /// latest when its batch would have started). A step whose batch has started completes.
+    /// Cancels the step if it has not joined a batch yet: it leaves the queue at once, the task is cancelled and the state
+    /// is untouched. A step whose batch has started completes.
     /// </param>
     /// <exception cref="ArgumentException">Thrown synchronously: a length does not fit, or <paramref name="y"/> overlaps <paramref name="x"/>.</exception>
     /// <exception cref="InvalidOperationException">Thrown synchronously: another step of this stream is in flight.</exception>
@@ -131,7 +139,7 @@ public sealed class LstmStream : IDisposable, IValueTaskSource
     }
 
     /// <summary>Closes the stream and frees its slot. A pending step that has not joined a batch fails with <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose() => batcher.Close(this, CloseReason.Disposed);
+    public void Dispose() => batcher.Close(this, LstmStreamCloseReason.Disposed);
 
     void IValueTaskSource.GetResult(short token) => completion.GetResult(token);
 
@@ -197,15 +205,6 @@ public sealed class LstmStream : IDisposable, IValueTaskSource
 
     /// <summary>Blocks a synchronous caller until <see cref="Complete"/>.</summary>
     internal void WaitSync() => done!.Wait();
-}
-
-/// <summary>Why a stream is closed.</summary>
-internal enum CloseReason
-{
-    Open,
-    Disposed,
-    IdleTimeout,
-    BatcherDisposed,
 }
 
 /// <summary>What the pending step of a stream is.</summary>

@@ -120,7 +120,11 @@ public sealed class LstmBatcherTests
         SpinWait.SpinUntil(() => Volatile.Read(ref batches) == 1);
         using var cts = new CancellationTokenSource();
         ValueTask step = stream.StepAsync(Input(1), new float[H], cts.Token);
+        Assert.False(step.IsCompleted);
         cts.Cancel();
+
+        // Out of the queue at once, while the batch ahead of it still runs.
+        Assert.True(step.IsCanceled);
         release.Set();
         await held;
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await step);
@@ -163,6 +167,7 @@ public sealed class LstmBatcherTests
         // The running step completed; everything after fails clearly.
         Check.BitwiseEqual(SessionOutput(batcher.Lstm, Input(0)), yHeld, "the step that was running");
         Assert.True(stream.IsClosed);
+        Assert.Equal(LstmStreamCloseReason.BatcherDisposed, stream.CloseReason);
         var e = Assert.Throws<ObjectDisposedException>(() => stream.Step(Input(2), default));
         Assert.Contains("batcher", e.Message, StringComparison.OrdinalIgnoreCase);
         Assert.Throws<ObjectDisposedException>(() => batcher.Open());
@@ -176,13 +181,18 @@ public sealed class LstmBatcherTests
         LstmStream[] open = [batcher.Open(), batcher.Open(), batcher.Open()];
         var e = Assert.Throws<InvalidOperationException>(() => batcher.Open());
         Assert.Contains("3 open streams", e.Message);
+        Assert.False(batcher.TryOpen(out LstmStream? none));
+        Assert.Null(none);
         Assert.Equal(3, batcher.OpenStreams);
+        Assert.Equal(LstmStreamCloseReason.None, open[1].CloseReason);
         open[1].Dispose();
         open[1].Dispose();
+        Assert.Equal(LstmStreamCloseReason.Disposed, open[1].CloseReason);
         Assert.Equal(2, batcher.OpenStreams);
         Assert.Throws<ObjectDisposedException>(() => open[1].Step(Input(0), default));
-        using LstmStream again = batcher.Open();
-        again.Step(Input(0), default);
+        Assert.True(batcher.TryOpen(out LstmStream? again));
+        using LstmStream opened = again;
+        opened.Step(Input(0), default);
         Assert.Equal(3, batcher.OpenStreams);
     }
 
@@ -196,6 +206,7 @@ public sealed class LstmBatcherTests
         Assert.Equal(0, batcher.OpenStreams);
         var e = Assert.Throws<ObjectDisposedException>(() => idle.Step(Input(1), default));
         Assert.Contains("IdleTimeout", e.Message);
+        Assert.Equal(LstmStreamCloseReason.IdleTimeout, idle.CloseReason);
     }
 
     [Fact]
