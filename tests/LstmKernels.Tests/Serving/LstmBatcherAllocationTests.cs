@@ -37,7 +37,7 @@ public sealed class LstmBatcherAllocationTests
         using LstmStream a = batcher.Open(), b = batcher.Open(), c = batcher.Open();
         float[] x = LstmBatcherTests.Input(1);
 
-        // Three closed loops (one blocking, two awaiting) that keep the engine busy, so steps queue up behind each other.
+        // Three closed loops (one blocking, two awaiting with a cancellable token) that keep the engine busy, so steps queue up behind each other.
         const int Steps = 2000;
         long least = long.MaxValue;
         for (int window = 0; window < 4; window++)
@@ -75,9 +75,12 @@ public sealed class LstmBatcherAllocationTests
     {
         await Task.Yield();
         Memory<float> y = new float[stream.Batcher.Lstm.StateSize];
+
+        // A cancellable token, as a server's per-call token is: a queued step registers on it and unregisters.
+        using var call = new CancellationTokenSource();
         for (int k = 0; k < steps; k++)
         {
-            await stream.StepAsync(x, y);
+            await stream.StepAsync(x, y, call.Token);
         }
     }
 }
