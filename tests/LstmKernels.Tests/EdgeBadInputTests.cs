@@ -317,6 +317,7 @@ public sealed class EdgeBadInputTests
             new("OnnxLayout.CreateLstm", "w", "empty or not whole [D, 4H, I]", typeof(ArgumentException), () => OnnxLayout.CreateLstm(H, new float[5], r, default, default)),
             new("OnnxLayout.CreateLstm", "p", "not empty and not [D, 3H]", typeof(ArgumentException), () => OnnxLayout.CreateLstm(H, w, r, default, new float[5])),
             new("PyTorchStateDict.CreateLstm", "tensors", "null", typeof(ArgumentNullException), () => PyTorchStateDict.CreateLstm(null!)),
+            new("PyTorchStateDict.CreateLstm(options)", "options", "a direction other than the tensors' (Reverse for a bidirectional state_dict), or options the weights cannot run with", typeof(ArgumentException), () => PyTorchStateDict.CreateLstm(PyTorchStateDict.FromLstm(Lstm.Create([p, p], new LstmOptions { Direction = LstmDirection.Bidirectional })).ToDictionary(t => t.Name), "", new LstmOptions { Direction = LstmDirection.Reverse })),
             new("PyTorchStateDict.CreateLstm", null, "a weight missing or of a wrong shape (weight_hr [P, H] with proj_size), or 0 < P < H broken", typeof(InvalidDataException), () => PyTorchStateDict.CreateLstm(new Dictionary<string, FloatTensor>())),
             new("PyTorchStateDict.FromLstm", "lstm", "null", typeof(ArgumentNullException), () => PyTorchStateDict.FromLstm(null!)),
             new("PyTorchStateDict.FromLstm", "lstm", "options PyTorch's nn.LSTM does not have (peepholes, clip, …)", typeof(ArgumentException), () => PyTorchStateDict.FromLstm(Lstm.Create([p], new LstmOptions { Clip = 1f }))),

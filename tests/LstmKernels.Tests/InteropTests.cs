@@ -203,6 +203,29 @@ public sealed class InteropTests
     }
 
     /// <summary>
+    /// A state_dict packed straight into a reduced precision and two step threads: the same LSTM as Lstm.Create with those
+    /// options, bitwise; an options error stays an ArgumentException on 'options', not a file error.
+    /// </summary>
+    [Fact]
+    public void PyTorchStateDict_CreateLstm_TakesTheLibrarysOptions()
+    {
+        var cells = new[] { LstmParameters.CreateRandom(3, 20, 1), LstmParameters.CreateRandom(3, 20, 2) };
+        var tensors = PyTorchStateDict.FromLstm(Lstm.Create(cells, new LstmOptions { Direction = LstmDirection.Bidirectional })).ToDictionary(t => t.Name);
+        var options = new LstmOptions { Precision = WeightPrecision.BFloat16, StepThreads = 2, BatchFirst = true };
+        Lstm loaded = PyTorchStateDict.CreateLstm(tensors, "", options);
+        Lstm direct = Lstm.Create(cells, options with { Direction = LstmDirection.Bidirectional });
+        Assert.Equal(options with { Direction = LstmDirection.Bidirectional }, loaded.Options);
+        float[] x = Generators.Fill(2 * 4 * 3, Dist.Unit, 5), y1 = new float[2 * 4 * 40], y2 = new float[y1.Length];
+        loaded.Forward(2, x, default, default, y1, default, default);
+        direct.Forward(2, x, default, default, y2, default, default);
+        Check.BitwiseEqual(y2, y1, "bfloat16 from the state_dict");
+
+        Check.Throws<ArgumentException>("options", () => PyTorchStateDict.CreateLstm(tensors, "", new LstmOptions { Direction = LstmDirection.Reverse }));
+        var projected = PyTorchStateDict.FromLstm(Lstm.CreateProjected([ProjectedLstmParameters.CreateRandom(3, 5, 2, 1)])).ToDictionary(t => t.Name);
+        Check.Throws<ArgumentException>("options", () => PyTorchStateDict.CreateLstm(projected, "", new LstmOptions { Precision = WeightPrecision.Int8 }));
+    }
+
+    /// <summary>
     /// An nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2) state_dict (weight_hr_l{k}[_reverse] included)
     /// round-trips through safetensors: the same tensors in PyTorch's order and shapes, and the same outputs.
     /// </summary>

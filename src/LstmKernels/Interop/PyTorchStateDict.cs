@@ -20,12 +20,36 @@ public static class PyTorchStateDict
     /// (<see cref="ProjectedLstmParameters"/>, P from <c>weight_hr_l0 [P, H]</c>) when <c>weight_hr_l0</c> is present.
     /// </returns>
     /// <exception cref="InvalidDataException">A tensor is missing, has the wrong shape or holds NaN or ∞.</exception>
-    public static Lstm CreateLstm(IReadOnlyDictionary<string, FloatTensor> tensors, string prefix = "", bool batchFirst = false)
+    public static Lstm CreateLstm(IReadOnlyDictionary<string, FloatTensor> tensors, string prefix = "", bool batchFirst = false) =>
+        CreateLstm(tensors, prefix, new LstmOptions { BatchFirst = batchFirst });
+
+    /// <summary>
+    /// <see cref="CreateLstm(IReadOnlyDictionary{string, FloatTensor}, string, bool)"/> with options of the library's own:
+    /// the weights packed once in <see cref="LstmOptions.Precision"/>, with <see cref="LstmOptions.StepThreads"/>,
+    /// <see cref="LstmOptions.BatchFirst"/> and the rest as given.
+    /// </summary>
+    /// <param name="tensors">The tensors by name.</param>
+    /// <param name="prefix">The module's prefix in the state_dict, or empty.</param>
+    /// <param name="options">
+    /// The options. The direction comes from the tensors: bidirectional when <c>_reverse</c> tensors are present (then
+    /// <see cref="LstmOptions.Direction"/> must be <see cref="LstmDirection.Forward"/>, the default, or
+    /// <see cref="LstmDirection.Bidirectional"/>), else the options' direction.
+    /// </param>
+    /// <returns>The LSTM.</returns>
+    /// <exception cref="InvalidDataException">A tensor is missing, has the wrong shape or holds NaN or ∞.</exception>
+    /// <exception cref="ArgumentException">The options' direction contradicts the tensors, or the options do not fit the weights (e.g. a reduced precision with projections).</exception>
+    public static Lstm CreateLstm(IReadOnlyDictionary<string, FloatTensor> tensors, string prefix, LstmOptions options)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(options);
         bool bidirectional = tensors.ContainsKey(prefix + "weight_ih_l0_reverse");
-        var options = new LstmOptions { Direction = bidirectional ? LstmDirection.Bidirectional : LstmDirection.Forward, BatchFirst = batchFirst };
+        if (bidirectional && options.Direction == LstmDirection.Reverse)
+        {
+            throw new ArgumentException($"The state_dict holds a bidirectional LSTM ('{prefix}weight_ih_l0_reverse' is present), but the options say {options.Direction}.", nameof(options));
+        }
+
+        options = bidirectional ? options with { Direction = LstmDirection.Bidirectional } : options;
         if (tensors.ContainsKey(prefix + "weight_hr_l0"))
         {
             return CreateProjected(tensors, prefix, options);
@@ -66,8 +90,9 @@ public static class PyTorchStateDict
         {
             return Lstm.Create(cells, options);
         }
-        catch (ArgumentException e)
+        catch (ArgumentException e) when (e.ParamName != "options")
         {
+            // The weights do not chain into layers: the file is at fault. An options error stays the caller's.
             return InteropThrow.Invalid<Lstm>(Format, e.Message);
         }
     }
@@ -163,8 +188,9 @@ public static class PyTorchStateDict
         {
             return Lstm.CreateProjected(cells, options);
         }
-        catch (ArgumentException e)
+        catch (ArgumentException e) when (e.ParamName != "options")
         {
+            // The weights do not chain into layers: the file is at fault. An options error stays the caller's.
             return InteropThrow.Invalid<Lstm>(Format, e.Message);
         }
     }
