@@ -25,26 +25,7 @@ internal sealed class OrtPeer : IDisposable
     public OrtPeer(LstmParameters parameters, LstmCell cell, int batch, int steps)
     {
         int input = parameters.InputSize, hidden = parameters.HiddenSize;
-        var model = new OnnxLstmModel
-        {
-            SequenceLength = steps,
-            BatchSize = batch,
-            InputSize = input,
-            HiddenSize = hidden,
-            W = ToOnnxOrder(parameters.WeightIh),
-            R = ToOnnxOrder(parameters.WeightHh),
-            B = [.. ToOnnxOrder(parameters.Bias), .. new float[4 * hidden]],
-            WithInitialState = true,
-        };
-
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = 1,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
-        session = new InferenceSession(model.ToBytes(), options);
+        session = CreateSession(parameters, batch, steps);
 
         X = Data.Uniform(steps * batch * input, 1f, seed: 3);
         H0 = Data.Uniform(batch * hidden, 1f, seed: 4);
@@ -96,6 +77,31 @@ internal sealed class OrtPeer : IDisposable
 
         runOptions.Dispose();
         session.Dispose();
+    }
+
+    /// <summary>A one-node LSTM graph of these weights (T steps, B rows, initial states as inputs) in a session on one thread.</summary>
+    internal static InferenceSession CreateSession(LstmParameters parameters, int batch, int steps)
+    {
+        var model = new OnnxLstmModel
+        {
+            SequenceLength = steps,
+            BatchSize = batch,
+            InputSize = parameters.InputSize,
+            HiddenSize = parameters.HiddenSize,
+            W = ToOnnxOrder(parameters.WeightIh),
+            R = ToOnnxOrder(parameters.WeightHh),
+            B = [.. ToOnnxOrder(parameters.Bias), .. new float[4 * parameters.HiddenSize]],
+            WithInitialState = true,
+        };
+
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        return new InferenceSession(model.ToBytes(), options);
     }
 
     /// <summary>Rows of PyTorch's gate blocks (i, f, g, o) into ONNX's (i, o, f, c).</summary>

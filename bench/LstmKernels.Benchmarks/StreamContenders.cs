@@ -20,13 +20,19 @@ internal interface IStreamContender : IDisposable
 /// <summary>One size, one weight precision: the model and the inputs every contender of the streams benchmark shares.</summary>
 internal sealed class StreamsModel
 {
-    public StreamsModel(int size, WeightPrecision precision)
+    /// <param name="size">I = H.</param>
+    /// <param name="precision">The weights' precision.</param>
+    /// <param name="stepThreads">The model's <see cref="LstmOptions.StepThreads"/> (sessions, batcher) and the bare batch cell's.</param>
+    public StreamsModel(int size, WeightPrecision precision, int stepThreads = 1)
     {
         Size = size;
         Precision = precision;
+        StepThreads = stepThreads;
         Parameters = LstmParameters.CreateRandom(size, size, seed: 1);
-        Lstm = Lstm.Create([Parameters], new LstmOptions { Precision = precision });
+        Lstm = Lstm.Create([Parameters], new LstmOptions { Precision = precision, StepThreads = stepThreads });
     }
+
+    public int StepThreads { get; }
 
     public int Size { get; }
 
@@ -148,26 +154,7 @@ internal sealed class OrtStreams : IStreamContender
         }
 
         int size = model.Size;
-        LstmParameters p = model.Parameters;
-        var graph = new OnnxLstmModel
-        {
-            SequenceLength = 1,
-            BatchSize = 1,
-            InputSize = size,
-            HiddenSize = size,
-            W = OrtPeer.ToOnnxOrder(p.WeightIh),
-            R = OrtPeer.ToOnnxOrder(p.WeightHh),
-            B = [.. OrtPeer.ToOnnxOrder(p.Bias), .. new float[4 * size]],
-            WithInitialState = true,
-        };
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = 1,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
-        session = new InferenceSession(graph.ToBytes(), options);
+        session = OrtPeer.CreateSession(model.Parameters, batch: 1, steps: 1);
         this.streams = new Stream[streams];
         for (int s = 0; s < streams; s++)
         {
@@ -303,7 +290,7 @@ internal sealed class BareBatch
     public BareBatch(StreamsModel model, int rows)
     {
         Rows = rows;
-        cell = new LstmCell(model.Parameters, model.Precision);
+        cell = new LstmCell(model.Parameters, model.Precision) { StepThreads = model.StepThreads };
         x = new float[rows * model.Size];
         for (int r = 0; r < rows; r++)
         {

@@ -15,6 +15,9 @@ internal static class StreamsReport
     private static readonly WeightPrecision[] Precisions = [WeightPrecision.Float32, WeightPrecision.BFloat16];
     private static readonly int[] StreamCounts = [1, 4, 16, 64];
 
+    /// <summary>The rows with <see cref="LstmOptions.StepThreads"/> = 2: the largest size, float32.</summary>
+    private static readonly int[] TwoThreadStreamCounts = [1, 16, 64];
+
     private const double WarmupSeconds = 0.2;
     private const double WindowSeconds = 0.5;
 
@@ -62,9 +65,18 @@ internal static class StreamsReport
             }
         }
 
+        // The same model with StepThreads = 2: a session's step and the batcher's batch step split their panels over
+        // both cores (the bare batch cell too); no ONNX Runtime peer here, its peer runs one intra-op thread.
+        var twoThreads = new StreamsModel(Sizes[^1], WeightPrecision.Float32, stepThreads: 2);
+        foreach (int n in TwoThreadStreamCounts)
+        {
+            output.WriteLine(Row(twoThreads, n));
+            output.Flush();
+        }
+
         output.WriteLine();
         output.WriteLine(
-            "steps/s: every stream's steps in the window over its wall time. batcher/ideal = batcher steps/s ÷ bare batch rows/s. " +
+            "2 thr: the model (and the bare batch cell) with StepThreads = 2. steps/s: every stream's steps in the window over its wall time. batcher/ideal = batcher steps/s ÷ bare batch rows/s. " +
             "steps/stream: the fewest and the most steps one stream took in the window. mean batch = Δ StepCount ÷ Δ BatchCount of the " +
             "batcher over the window. p50 / p99: HdrHistogram of each step from the call to " +
             "its result (after the await; it leaves out the sessions' Task.Yield), all streams merged. GC: collections during the window " +
@@ -127,7 +139,7 @@ internal static class StreamsReport
         var bare = new BareBatch(model, n);
         double bareRows = n / StepTimer.Median(static b => b.Step(), bare, WarmupSeconds, WindowSeconds);
         string ort = "—";
-        if (model.Precision == WeightPrecision.Float32)
+        if (model.Precision == WeightPrecision.Float32 && model.StepThreads == 1)
         {
             using var contender = new OrtStreams(model, n);
             ort = Rate(Measure(contender, batcher: null).StepsPerSecond);
@@ -135,7 +147,7 @@ internal static class StreamsReport
 
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"| {model.Size}x{model.Size} | {Weights(model.Precision)} | {n} | {Rate(sessions.StepsPerSecond)} | {Rate(batched.StepsPerSecond)} | " +
+            $"| {model.Size}x{model.Size} | {Weights(model)} | {n} | {Rate(sessions.StepsPerSecond)} | {Rate(batched.StepsPerSecond)} | " +
             $"{Rate(bareRows)} | {ort} | {batched.StepsPerSecond / sessions.StepsPerSecond:0.00} | {batched.StepsPerSecond / bareRows:0.00} | " +
             $"{batched.MeanBatch:0.00} | {batched.Spread.Min}–{batched.Spread.Max} | {Rate(pool.StepsPerSecond)} ({pool.MeanBatch:0.00}) | " +
             $"{sessions.Latency} | {batched.Latency} | {sessions.Collections} | {batched.Collections} | " +
@@ -167,6 +179,8 @@ internal static class StreamsReport
     private static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
 
     private static string Weights(WeightPrecision precision) => precision == WeightPrecision.Float32 ? "fp32" : "bf16";
+
+    private static string Weights(StreamsModel model) => Weights(model.Precision) + (model.StepThreads == 2 ? ", 2 thr" : string.Empty);
 
     /// <summary>Steps (or rows) per second, three significant digits.</summary>
     private static string Rate(double perSecond) =>

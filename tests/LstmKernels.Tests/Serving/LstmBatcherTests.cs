@@ -37,25 +37,14 @@ public sealed class LstmBatcherTests
         using var batcher = new LstmBatcher(Model(), maxBatch: 4);
         LstmStream first = batcher.Open();
         var others = Enumerable.Range(0, 6).Select(_ => batcher.Open()).ToArray();
-        using var release = new ManualResetEventSlim();
         var sizes = new List<int>();
-        batcher.OnBatch = n =>
-        {
-            sizes.Add(n);
-            if (sizes.Count == 1)
-            {
-                release.Wait();
-            }
-        };
 
         // The first step holds the engine; six more queue behind it and run as batches of 4 and 2.
-        Task held = Task.Run(() => first.Step(Input(0), new float[H]));
-        SpinWait.SpinUntil(() => sizes.Count == 1);
+        using var hold = new EngineHold(batcher, first, Input(0), sizes.Add);
         var ys = others.Select(_ => new float[H]).ToArray();
         ValueTask[] pending = others.Select((s, k) => s.StepAsync(Input(k + 1), ys[k])).ToArray();
         Assert.All(pending, p => Assert.False(p.IsCompleted));
-        release.Set();
-        await held;
+        await hold.ReleaseAsync();
         foreach (ValueTask p in pending)
         {
             await p;
@@ -75,25 +64,14 @@ public sealed class LstmBatcherTests
     {
         using var batcher = new LstmBatcher(Model(), maxBatch: 4);
         using LstmStream holder = batcher.Open(), stream = batcher.Open();
-        using var release = new ManualResetEventSlim();
-        int batches = 0;
-        batcher.OnBatch = _ =>
-        {
-            if (Interlocked.Increment(ref batches) == 1)
-            {
-                release.Wait();
-            }
-        };
-        Task held = Task.Run(() => holder.Step(Input(0), default));
-        SpinWait.SpinUntil(() => Volatile.Read(ref batches) == 1);
+        using var hold = new EngineHold(batcher, holder, Input(0));
         float[] y = new float[H];
         ValueTask first = stream.StepAsync(Input(1), y);
         var e = Assert.Throws<InvalidOperationException>(() => stream.Step(Input(2), default));
         Assert.Contains("already has a step in flight", e.Message);
         Assert.Throws<InvalidOperationException>(() => stream.Reset());
         Assert.Throws<InvalidOperationException>(() => { _ = stream.StepAsync(Input(2), default); });
-        release.Set();
-        await held;
+        await hold.ReleaseAsync();
         await first;
         Check.BitwiseEqual(SessionOutput(batcher.Lstm, Input(1)), y, "the first step");
         Assert.Equal(1, stream.StepCount);
@@ -107,17 +85,7 @@ public sealed class LstmBatcherTests
         stream.Step(Input(5), default);
         float[] h = new float[H], c = new float[H], h2 = new float[H], c2 = new float[H];
         stream.CopyState(h, c);
-        using var release = new ManualResetEventSlim();
-        int batches = 0;
-        batcher.OnBatch = _ =>
-        {
-            if (Interlocked.Increment(ref batches) == 1)
-            {
-                release.Wait();
-            }
-        };
-        Task held = Task.Run(() => holder.Step(Input(0), default));
-        SpinWait.SpinUntil(() => Volatile.Read(ref batches) == 1);
+        using var hold = new EngineHold(batcher, holder, Input(0));
         using var cts = new CancellationTokenSource();
         ValueTask step = stream.StepAsync(Input(1), new float[H], cts.Token);
         Assert.False(step.IsCompleted);
@@ -125,8 +93,7 @@ public sealed class LstmBatcherTests
 
         // Out of the queue at once, while the batch ahead of it still runs.
         Assert.True(step.IsCanceled);
-        release.Set();
-        await held;
+        await hold.ReleaseAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await step);
         stream.CopyState(h2, c2);
         Check.BitwiseEqual(h, h2, "h after a cancelled step");
@@ -144,24 +111,13 @@ public sealed class LstmBatcherTests
     {
         var batcher = new LstmBatcher(Model(), maxBatch: 4);
         LstmStream holder = batcher.Open(), stream = batcher.Open();
-        using var release = new ManualResetEventSlim();
-        int batches = 0;
-        batcher.OnBatch = _ =>
-        {
-            if (Interlocked.Increment(ref batches) == 1)
-            {
-                release.Wait();
-            }
-        };
         float[] yHeld = new float[H];
-        Task held = Task.Run(() => holder.Step(Input(0), yHeld));
-        SpinWait.SpinUntil(() => Volatile.Read(ref batches) == 1);
+        using var hold = new EngineHold(batcher, holder, Input(0), y: yHeld);
         ValueTask pending = stream.StepAsync(Input(1), new float[H]);
         Task disposing = Task.Run(batcher.DisposeAsync().AsTask);
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pending);
         Assert.False(disposing.IsCompleted);
-        release.Set();
-        await held;
+        await hold.ReleaseAsync();
         await disposing;
 
         // The running step completed; everything after fails clearly.
@@ -265,28 +221,17 @@ public sealed class LstmBatcherTests
     {
         using var batcher = new LstmBatcher(Model(), 4, new LstmBatcherOptions { RunContinuationsAsynchronously = asyncContinuations });
         using LstmStream holder = batcher.Open(), stream = batcher.Open();
-        using var release = new ManualResetEventSlim();
-        int batches = 0, batchThread = 0;
-        batcher.OnBatch = _ =>
-        {
-            batchThread = Environment.CurrentManagedThreadId;
-            if (Interlocked.Increment(ref batches) == 1)
-            {
-                release.Wait();
-            }
-        };
-        Task held = Task.Run(() => holder.Step(Input(0), default));
-        SpinWait.SpinUntil(() => Volatile.Read(ref batches) == 1);
+        int batchThread = 0;
+        using var hold = new EngineHold(batcher, holder, Input(0), _ => batchThread = Environment.CurrentManagedThreadId);
         int continuationThread = 0;
         Exception? nestedStep = null;
         Task step = Continue(stream.StepAsync(Input(1), default));
-        release.Set();
-        await held;
+        await hold.ReleaseAsync();
         await step;
 
         // Queued, the step ran on the engine thread; its continuation ran there too unless asked otherwise, and there a
         // blocking Step is refused rather than waiting for the thread it runs on. On the pool, that Step just runs.
-        Assert.Equal(asyncContinuations ? 3 : 2, batches);
+        Assert.Equal(asyncContinuations ? 3 : 2, hold.Batches);
         if (asyncContinuations)
         {
             Assert.Null(nestedStep);
@@ -322,5 +267,48 @@ public sealed class LstmBatcherTests
         float[] y = new float[lstm.StateSize];
         lstm.CreateSession().Step(x, y);
         return y;
+    }
+}
+
+/// <summary>
+/// Holds a batcher's engine busy: a step of <c>holder</c> on another thread whose batch waits (in the batcher's test
+/// hook) until <see cref="ReleaseAsync"/>, so that steps of other streams queue up behind it.
+/// </summary>
+internal sealed class EngineHold : IDisposable
+{
+    private readonly ManualResetEventSlim release = new();
+    private int batches;
+
+    public EngineHold(LstmBatcher batcher, LstmStream holder, float[] x, Action<int>? onBatch = null, float[]? y = null)
+    {
+        batcher.OnBatch = n =>
+        {
+            onBatch?.Invoke(n);
+            if (Interlocked.Increment(ref batches) == 1)
+            {
+                release.Wait();
+            }
+        };
+        Held = Task.Run(() => holder.Step(x, y));
+        SpinWait.SpinUntil(() => Volatile.Read(ref batches) >= 1);
+    }
+
+    /// <summary>The holder's step.</summary>
+    public Task Held { get; }
+
+    /// <summary>The batches begun so far, the held one included.</summary>
+    public int Batches => Volatile.Read(ref batches);
+
+    /// <summary>Lets the held batch finish and returns the holder's step.</summary>
+    public Task ReleaseAsync()
+    {
+        release.Set();
+        return Held;
+    }
+
+    public void Dispose()
+    {
+        release.Set();
+        release.Dispose();
     }
 }
