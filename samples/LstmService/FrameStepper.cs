@@ -27,8 +27,9 @@ internal sealed class FrameStepper : IDisposable
 
     /// <summary>
     /// One step: <paramref name="y"/> holds the output when the task completes. With a batcher the step joins the
-    /// pending steps of other streams (its continuation runs on the thread pool, never on the batcher's engine
-    /// thread); with a session it runs now, on this thread, and the task is already complete.
+    /// pending steps of other streams (its continuation runs on the batcher's engine thread, or on the thread pool with
+    /// <see cref="ServiceOptions.PoolContinuations"/>); with a session it runs now, on this thread, and the task is
+    /// already complete.
     /// </summary>
     public ValueTask StepAsync(ReadOnlyMemory<float> x, Memory<float> y, CancellationToken cancellationToken)
     {

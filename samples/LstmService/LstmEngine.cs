@@ -41,9 +41,9 @@ public sealed class LstmEngine : IHostedLifecycleService, IAsyncDisposable
                 MaxStreams = options.MaxStreams,
                 BatchWait = options.BatchWait,
 
-                // The default, said out loud: a continuation (the handler's write to the network) must never run on
-                // the engine thread, or one slow client would stall every stream's steps.
-                RunContinuationsAsynchronously = true,
+                // False by default: the handlers' continuations (metrics, reply, write, next read) run on the engine
+                // thread, and none of them blocks; see ServiceOptions.PoolContinuations for why and what it measured.
+                RunContinuationsAsynchronously = options.PoolContinuations,
             });
         }
 

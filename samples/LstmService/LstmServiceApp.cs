@@ -92,7 +92,9 @@ public static class LstmServiceApp
             lstm.OutputSize,
             ServiceOptions.PrecisionName(lstm.Options.Precision),
             lstm.WeightBytes,
-            engine.Batching ? $"one LstmBatcher, batches of up to {engine.MaxBatch}" : "one LstmSession per stream",
+            engine.Batching
+                ? $"one LstmBatcher, batches of up to {engine.MaxBatch}, {(options.PoolContinuations ? "pool" : "inline")} continuations"
+                : "one LstmSession per stream",
             engine.MaxStreams,
             string.Join(' ', app.Urls)));
         return app;
