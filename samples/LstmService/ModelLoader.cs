@@ -30,32 +30,21 @@ public static class ModelLoader
             return CreateDefault(options.Precision);
         }
 
-        Lstm lstm = PyTorchStateDict.CreateLstm(SafetensorsFile.ReadFile(options.ModelPath), options.ModelPrefix);
-        if (lstm.Directions != 1)
+        IReadOnlyDictionary<string, FloatTensor> tensors = SafetensorsFile.ReadFile(options.ModelPath);
+        if (tensors.ContainsKey(options.ModelPrefix + "weight_ih_l0_reverse"))
         {
             throw new InvalidDataException(
                 $"'{options.ModelPath}' holds a bidirectional LSTM; a streaming service steps one frame at a time, so it needs a forward one (the reverse direction needs the whole sequence).");
         }
 
-        if (options.Precision == WeightPrecision.Float32)
-        {
-            return lstm;
-        }
-
-        if (lstm.ProjectionSize > 0)
+        if (options.Precision != WeightPrecision.Float32 && tensors.ContainsKey(options.ModelPrefix + "weight_hr_l0"))
         {
             throw new NotSupportedException(
-                $"'{options.ModelPath}' has projections (proj_size {lstm.ProjectionSize}); reduced precision needs the fused route, which has none. Serve it with --precision float32.");
+                $"'{options.ModelPath}' has projections (proj_size {tensors[options.ModelPrefix + "weight_hr_l0"].Shape[0]}); reduced precision needs the fused route, which has none. Serve it with --precision float32.");
         }
 
-        // PyTorchStateDict.CreateLstm takes no LstmOptions, so a reduced precision packs the weights a second time.
-        var cells = new LstmParameters[lstm.Layers];
-        for (int layer = 0; layer < cells.Length; layer++)
-        {
-            cells[layer] = lstm.GetParameters(layer, 0);
-        }
-
-        return Lstm.Create(cells, lstm.Options with { Precision = options.Precision });
+        // Packed once, straight into the precision asked for.
+        return PyTorchStateDict.CreateLstm(tensors, options.ModelPrefix, new LstmOptions { Precision = options.Precision });
     }
 
     /// <summary>The deterministic default model: <see cref="DefaultLayers"/> layers, I = <see cref="DefaultInputSize"/>, H = <see cref="DefaultHiddenSize"/>.</summary>
