@@ -92,14 +92,14 @@ internal sealed record class LoadOptions
                 "--jit-warmup" => options with { JitWarmup = Real(args, ref k, 0, 600) },
                 "--size" => options with { Size = Int(args, ref k, 1, 8192) },
                 "--layers" => options with { Layers = Int(args, ref k, 1, 16) },
-                "--precision" => options with { Precision = ParsePrecision(Value(args, ref k)) },
+                "--precision" => options with { Precision = CommandLine.ParsePrecision(CommandLine.Value(args, ref k)) },
                 "--max-batch" => options with { MaxBatch = Int(args, ref k, 1, 1 << 16) },
                 "--batch-wait-us" => options with { BatchWaitMicroseconds = Int(args, ref k, 0, 10_000) },
-                "--modes" => options with { Modes = ParseModes(Value(args, ref k)) },
+                "--modes" => options with { Modes = ParseModes(CommandLine.Value(args, ref k)) },
                 "--connections" => options with { Connections = Int(args, ref k, 1, 64) },
                 "--max-steps" => options with { MaxSteps = Int(args, ref k, 1, int.MaxValue) },
-                "--url" => options with { Url = ParseUrl(Value(args, ref k)) },
-                "--chart" => options with { ChartPath = Value(args, ref k) is var path && path == "none" ? null : path },
+                "--url" => options with { Url = ParseUrl(CommandLine.Value(args, ref k)) },
+                "--chart" => options with { ChartPath = CommandLine.Value(args, ref k) is var path && path == "none" ? null : path },
                 "--help" or "-h" => options with { ShowHelp = true },
                 _ => throw new ArgumentException($"Unknown option '{arg}'."),
             };
@@ -152,28 +152,10 @@ internal sealed record class LoadOptions
         return url;
     }
 
-    private static WeightPrecision ParsePrecision(string text) => text.ToUpperInvariant() switch
-    {
-        "FLOAT32" or "FP32" => WeightPrecision.Float32,
-        "BFLOAT16" or "BF16" => WeightPrecision.BFloat16,
-        "INT8" => WeightPrecision.Int8,
-        _ => throw new ArgumentException($"--precision takes float32, bfloat16 or int8, not '{text}'."),
-    };
-
-    private static string Value(IReadOnlyList<string> args, ref int k)
-    {
-        if (k + 1 >= args.Count || args[k + 1].StartsWith("--", StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"{args[k]} needs a value.");
-        }
-
-        return args[++k];
-    }
-
     private static int Int(IReadOnlyList<string> args, ref int k, int min, int max)
     {
         string name = args[k];
-        string text = Value(args, ref k);
+        string text = CommandLine.Value(args, ref k);
         return ParseInt(name, text, min, max);
     }
 
@@ -185,7 +167,7 @@ internal sealed record class LoadOptions
     private static double Real(IReadOnlyList<string> args, ref int k, double min, double max)
     {
         string name = args[k];
-        string text = Value(args, ref k);
+        string text = CommandLine.Value(args, ref k);
         return double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) && value >= min && value <= max
             ? value
             : throw new ArgumentException($"{name} takes a number of seconds from {min} to {max}, not '{text}'.");
@@ -195,7 +177,7 @@ internal sealed record class LoadOptions
     {
         string name = args[k];
         var values = new List<int>();
-        foreach (string part in Value(args, ref k).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (string part in CommandLine.Value(args, ref k).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             values.Add(ParseInt(name, part, min, max));
         }

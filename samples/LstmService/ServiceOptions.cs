@@ -93,13 +93,13 @@ public sealed record class ServiceOptions
             switch (arg)
             {
                 case "--model":
-                    options = options with { ModelPath = Value(args, ref k) };
+                    options = options with { ModelPath = CommandLine.Value(args, ref k) };
                     break;
                 case "--prefix":
-                    options = options with { ModelPrefix = Value(args, ref k) };
+                    options = options with { ModelPrefix = CommandLine.Value(args, ref k) };
                     break;
                 case "--precision":
-                    options = options with { Precision = ParsePrecision(Value(args, ref k)) };
+                    options = options with { Precision = CommandLine.ParsePrecision(CommandLine.Value(args, ref k)) };
                     break;
                 case "--max-streams":
                     options = options with { MaxStreams = Int(args, ref k, 1, 1 << 20) };
@@ -125,7 +125,7 @@ public sealed record class ServiceOptions
                     break;
                 case "--urls":
                     urls = true;
-                    options = options with { Urls = Value(args, ref k) };
+                    options = options with { Urls = CommandLine.Value(args, ref k) };
                     break;
                 case "--drain-timeout":
                     options = options with { DrainTimeout = TimeSpan.FromSeconds(Int(args, ref k, 0, 3600)) };
@@ -154,28 +154,10 @@ public sealed record class ServiceOptions
         _ => "float32",
     };
 
-    private static WeightPrecision ParsePrecision(string text) => text.ToUpperInvariant() switch
-    {
-        "FLOAT32" or "FP32" => WeightPrecision.Float32,
-        "BFLOAT16" or "BF16" => WeightPrecision.BFloat16,
-        "INT8" => WeightPrecision.Int8,
-        _ => throw new ArgumentException($"--precision takes float32, bfloat16 or int8, not '{text}'."),
-    };
-
-    private static string Value(IReadOnlyList<string> args, ref int k)
-    {
-        if (k + 1 >= args.Count || args[k + 1].StartsWith("--", StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"{args[k]} needs a value.");
-        }
-
-        return args[++k];
-    }
-
     private static int Int(IReadOnlyList<string> args, ref int k, int min, int max)
     {
         string name = args[k];
-        string text = Value(args, ref k);
+        string text = CommandLine.Value(args, ref k);
         if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
         {
             throw new ArgumentException($"{name} takes a whole number from {min} to {max}, not '{text}'.");
