@@ -56,6 +56,51 @@ public sealed class BpttTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Empty initial states are zeros in training as in inference (docs/errors.md): <see cref="LstmBptt.Forward"/> with
+    /// empty h0 and c0 gives bitwise the outputs, states and gradients of explicit zeros, and so does the reference's
+    /// <see cref="ReferenceLstmCell.BackwardSequence"/> with an empty c0 (and empty dh0, dc0 skip those outputs).
+    /// </summary>
+    [Fact]
+    public void LstmBptt_EmptyInitialStates_AreZeros()
+    {
+        var t = new BpttCase(5, 7, 3, 4, 11);
+        LstmParameters p = t.Parameters();
+        int states = t.Batch * t.Hidden;
+        float[] x = t.Inputs(), dOut = t.DOutputs(), zeros = new float[states];
+
+        var explicitZeros = new LstmBptt(p, t.Batch, t.Steps);
+        float[] y1 = new float[dOut.Length], dx1 = new float[x.Length], dh1 = new float[states], dc1 = new float[states];
+        var g1 = new LstmParameters(t.Input, t.Hidden);
+        explicitZeros.Forward(x, zeros, zeros, y1);
+        explicitZeros.Backward(dOut, default, default, g1, dx1, dh1, dc1);
+
+        var empty = new LstmBptt(p, t.Batch, t.Steps);
+        float[] y2 = new float[dOut.Length], dx2 = new float[x.Length], dh2 = new float[states], dc2 = new float[states];
+        var g2 = new LstmParameters(t.Input, t.Hidden);
+        empty.Forward(x, default, default, y2);
+        empty.Backward(dOut, default, default, g2, dx2, dh2, dc2);
+
+        Check.BitwiseEqual(y1, y2, "y");
+        Check.BitwiseEqual(explicitZeros.CellState, empty.CellState, "cT");
+        Check.BitwiseEqual(g1.WeightIh, g2.WeightIh, "WeightIh gradient");
+        Check.BitwiseEqual(g1.WeightHh, g2.WeightHh, "WeightHh gradient");
+        Check.BitwiseEqual(g1.Bias, g2.Bias, "Bias gradient");
+        Check.BitwiseEqual(dx1, dx2, "dX");
+        Check.BitwiseEqual(dh1, dh2, "dh0");
+        Check.BitwiseEqual(dc1, dc2, "dc0");
+
+        var reference = new ReferenceLstmCell(p);
+        var r1 = new ReferenceLstmGradients(t.Input, t.Hidden);
+        var r2 = new ReferenceLstmGradients(t.Input, t.Hidden);
+        double[] rdh1 = new double[states], rdc1 = new double[states];
+        reference.BackwardSequence(Doubles(x), new double[states], new double[states], Doubles(dOut), default, default, r1, default, rdh1, rdc1);
+        reference.BackwardSequence(Doubles(x), new double[states], default, Doubles(dOut), default, default, r2, default, default, default);
+        Assert.Equal(r1.WeightIh.ToArray(), r2.WeightIh.ToArray());
+        Assert.Equal(r1.WeightHh.ToArray(), r2.WeightHh.ToArray());
+        Assert.Equal(r1.Bias.ToArray(), r2.Bias.ToArray());
+    }
+
     /// <summary>Gradients accumulate: two backward passes give twice the gradient (up to float rounding of the sum).</summary>
     [Fact]
     public void LstmBptt_AccumulatesGradients()

@@ -292,7 +292,7 @@ public sealed class EdgeBadInputTests
 
             // Training.
             new("LstmBptt.ctor", "maxSteps", "< 1 (batchSize < 1 likewise; parameters null: ArgumentNullException)", typeof(ArgumentOutOfRangeException), () => _ = new LstmBptt(p, 1, 0)),
-            new("LstmBptt.Forward", "x", "empty, longer than MaxSteps steps, or not whole steps of B·I", typeof(ArgumentException), () => bptt.Forward(new float[3 * I], default, default, default)),
+            new("LstmBptt.Forward", "x", "longer than MaxSteps steps, or not whole steps of B·I (empty is T = 0)", typeof(ArgumentException), () => bptt.Forward(new float[3 * I], default, default, default)),
             new("LstmBptt.Forward", "c0", "length ≠ B·H and not empty", typeof(ArgumentException), () => bptt.Forward(x, s, new float[1], default)),
             new("LstmBptt.Backward", "gradient", "sizes differ from the parameters'", typeof(ArgumentException), () => RunBackward(bptt, x, new LstmParameters(I + 1, H))),
             new("TruncatedBptt.ctor", "window", "< 1", typeof(ArgumentOutOfRangeException), () => _ = new TruncatedBptt(p, 1, 0)),
