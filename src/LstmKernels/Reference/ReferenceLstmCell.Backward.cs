@@ -240,36 +240,14 @@ public sealed partial class ReferenceLstmCell
         }
 
         int steps = stepInputs == 0 ? 0 : x.Length / stepInputs;
-        if (!c0.IsEmpty)
-        {
-            ThrowHelper.CheckLength(c0.Length, states, nameof(c0), "[B, H], or empty for zeros");
-        }
+        CheckOptional(c0.Length, states, nameof(c0), "[B, H], or empty for zeros");
 
         ThrowHelper.CheckLength(dY.Length, (long)steps * states, nameof(dY), "[T, B, H]");
-        if (!dhT.IsEmpty)
-        {
-            ThrowHelper.CheckLength(dhT.Length, states, nameof(dhT), "[B, H] or empty");
-        }
-
-        if (!dcT.IsEmpty)
-        {
-            ThrowHelper.CheckLength(dcT.Length, states, nameof(dcT), "[B, H] or empty");
-        }
-
-        if (!dX.IsEmpty)
-        {
-            ThrowHelper.CheckLength(dX.Length, x.Length, nameof(dX), "[T, B, I] or empty");
-        }
-
-        if (!dh0.IsEmpty)
-        {
-            ThrowHelper.CheckLength(dh0.Length, states, nameof(dh0), "[B, H], or empty");
-        }
-
-        if (!dc0.IsEmpty)
-        {
-            ThrowHelper.CheckLength(dc0.Length, states, nameof(dc0), "[B, H], or empty");
-        }
+        CheckOptional(dhT.Length, states, nameof(dhT), "[B, H] or empty");
+        CheckOptional(dcT.Length, states, nameof(dcT), "[B, H] or empty");
+        CheckOptional(dX.Length, x.Length, nameof(dX), "[T, B, I] or empty");
+        CheckOptional(dh0.Length, states, nameof(dh0), "[B, H], or empty");
+        CheckOptional(dc0.Length, states, nameof(dc0), "[B, H], or empty");
 
         double[] hAll = new double[(steps + 1) * states];
         double[] cAll = new double[(steps + 1) * states];
@@ -321,6 +299,14 @@ public sealed partial class ReferenceLstmCell
         if (!dc0.IsEmpty)
         {
             dc.CopyTo(dc0);
+        }
+    }
+
+    private static void CheckOptional(int actual, long expected, string paramName, string what)
+    {
+        if (actual != 0)
+        {
+            ThrowHelper.CheckLength(actual, expected, paramName, what);
         }
     }
 
