@@ -101,6 +101,56 @@ public sealed class BpttTests(ITestOutputHelper output)
         Assert.Equal(r1.Bias.ToArray(), r2.Bias.ToArray());
     }
 
+    /// <summary>
+    /// A layer without a bias (<c>bias: false</c>, nn.LSTM(bias=False)): the forward pass and the weight gradients are
+    /// bitwise those of a zero bias, the bias gradient is left untouched, and SGD with momentum and Adam keep the bias at
+    /// exactly zero; TruncatedBptt likewise; a nonzero bias is refused.
+    /// </summary>
+    [Fact]
+    public void LstmBptt_WithoutBias_KeepsItZero()
+    {
+        var t = new BpttCase(4, 5, 2, 3, 12);
+        LstmParameters p = t.Parameters();
+        Check.Throws<ArgumentException>("parameters", () => _ = new LstmBptt(p, t.Batch, t.Steps, bias: false));
+        Check.Throws<ArgumentException>("parameters", () => _ = new TruncatedBptt(p, t.Batch, t.Steps, bias: false));
+        p.Bias.Clear();
+        var withZero = new LstmBptt(p, t.Batch, t.Steps);
+        var without = new LstmBptt(p, t.Batch, t.Steps, bias: false);
+        Assert.False(without.HasBias);
+        float[] x = t.Inputs(), dOut = t.DOutputs(), y1 = new float[dOut.Length], y2 = new float[dOut.Length];
+        var g1 = new LstmParameters(t.Input, t.Hidden);
+        var g2 = new LstmParameters(t.Input, t.Hidden);
+        withZero.Forward(x, default, default, y1);
+        without.Forward(x, default, default, y2);
+        withZero.Backward(dOut, default, default, g1, default, default, default);
+        without.Backward(dOut, default, default, g2, default, default, default);
+        Check.BitwiseEqual(y1, y2, "y");
+        Check.BitwiseEqual(g1.WeightIh, g2.WeightIh, "WeightIh gradient");
+        Check.BitwiseEqual(g1.WeightHh, g2.WeightHh, "WeightHh gradient");
+        Assert.All(g2.Bias.ToArray(), v => Assert.Equal(0f, v));
+
+        var sgd = new SgdOptimizer(p, 0.1f, 0.9f);
+        LstmParameters q = p.Clone();
+        var adam = new AdamOptimizer(q, 0.01f);
+        var tbptt = new TruncatedBptt(q, t.Batch, t.Steps, bias: false);
+        var g3 = new LstmParameters(t.Input, t.Hidden);
+        for (int step = 0; step < 5; step++)
+        {
+            Gradients.Clear(g2);
+            without.Forward(x, default, default, default);
+            without.Backward(dOut, default, default, g2, default, default, default);
+            sgd.Update(g2);
+            Gradients.Clear(g3);
+            tbptt.Forward(x, default);
+            tbptt.Backward(dOut, g3);
+            adam.Update(g3);
+        }
+
+        Assert.All(p.Bias.ToArray(), v => Assert.Equal(0f, v));
+        Assert.All(q.Bias.ToArray(), v => Assert.Equal(0f, v));
+        Assert.NotEqual(0f, p.WeightHh[0]);
+    }
+
     /// <summary>Gradients accumulate: two backward passes give twice the gradient (up to float rounding of the sum).</summary>
     [Fact]
     public void LstmBptt_AccumulatesGradients()

@@ -112,6 +112,36 @@ public sealed class LstmTrainerTests(ITestOutputHelper output)
         Assert.True(miss > 10 * TrajectoryRelative * scale, $"the summed mode should miss PyTorch's biases; it is within {miss / scale:E2}");
     }
 
+    /// <summary>
+    /// A model without biases (<see cref="LstmOptions.Bias"/> false, nn.LSTM(bias=False)) trains LstmStackParameters with
+    /// <see cref="LstmBiasMode.None"/>: there is no bias tensor to update, ToLstm gives a bias-free Lstm (so exports write
+    /// no bias), and parameters with bias tensors are refused for such options.
+    /// </summary>
+    [Fact]
+    public void LstmTrainer_WithoutBias_HasNoBiasToTrain()
+    {
+        var noBias = new LstmOptions { Bias = false };
+        Check.Throws<ArgumentException>("options", () => _ = new LstmTrainer(RandomStack(2, 3, 1, 1, 0, LstmBiasMode.Separate, 1), noBias, 1, 1));
+        Check.Throws<ArgumentException>("options", () => _ = new LstmTrainer(RandomStack(2, 3, 1, 1, 0, LstmBiasMode.Summed, 1), noBias, 1, 1));
+        LstmStackParameters p = RandomStack(2, 3, 2, 1, 0, LstmBiasMode.None, 1);
+        var trainer = new LstmTrainer(p, noBias, 2, 3);
+        LstmStackParameters g = p.CreateGradient();
+        var adam = new AdamOptimizer(p, 0.01f);
+        float[] x = Generators.Fill(12, Dist.Unit, 2), dY = Generators.Fill(18, Dist.Unit, 3);
+        for (int step = 0; step < 3; step++)
+        {
+            trainer.Forward(x, default, default, default, default, default);
+            Gradients.Clear(g);
+            trainer.Backward(dY, default, default, g, default, default, default);
+            adam.Update(g);
+        }
+
+        Lstm model = p.ToLstm();
+        Assert.False(model.Options.Bias);
+        Assert.All(model.GetParameters(1, 0).Bias.ToArray(), v => Assert.Equal(0f, v));
+        Assert.DoesNotContain(p.Names, n => n.StartsWith("bias", StringComparison.Ordinal));
+    }
+
     /// <summary>One layer, one direction, summed bias, all rows full: the trainer is LstmBptt, bit for bit.</summary>
     [Theory]
     [InlineData(3, 5, 2, 4)]

@@ -40,6 +40,7 @@ internal sealed class TrainingFixture
     {
         Direction = Directions == 2 ? LstmDirection.Bidirectional : LstmDirection.Forward,
         BatchFirst = BatchFirst,
+        Bias = HasBias,
     };
 
     public static TrainingFixture Load(string file)

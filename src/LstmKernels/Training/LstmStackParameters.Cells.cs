@@ -110,13 +110,18 @@ public sealed partial class LstmStackParameters
         return p;
     }
 
-    /// <summary>An <see cref="Lstm"/> for inference with these weights (copied, biases summed).</summary>
+    /// <summary>An <see cref="Lstm"/> for inference with these weights (copied, biases summed; with <see cref="LstmBiasMode.None"/> a model without biases, <see cref="LstmOptions.Bias"/> false, so that exports write no bias).</summary>
     /// <param name="options">Direction and layout; null for the default (then D must be 1). Its <see cref="LstmOptions.Directions"/> must be <see cref="Directions"/>.</param>
     /// <returns>A new LSTM.</returns>
     /// <exception cref="ArgumentException">The options' number of directions differs from <see cref="Directions"/>, or an option is invalid.</exception>
     public Lstm ToLstm(LstmOptions? options = null)
     {
         options ??= LstmOptions.Default;
+        if (BiasMode == LstmBiasMode.None)
+        {
+            options = options with { Bias = false };
+        }
+
         if (options.Directions != Directions)
         {
             ThrowHelper.Argument(nameof(options), $"'options' has {options.Directions} direction(s); these parameters have {Directions}.");

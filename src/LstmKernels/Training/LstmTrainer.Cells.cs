@@ -243,4 +243,28 @@ public sealed partial class LstmTrainer
             }
         }
     }
+
+    private int MaxLength()
+    {
+        int max = 0;
+        foreach (int length in lengths)
+        {
+            max = Math.Max(max, length);
+        }
+
+        return max;
+    }
+
+    private bool Uniform(int steps)
+    {
+        foreach (int length in lengths)
+        {
+            if (length != steps)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }

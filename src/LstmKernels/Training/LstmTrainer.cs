@@ -55,7 +55,7 @@ public sealed partial class LstmTrainer
 
     /// <summary>Allocates the caches for sequences of up to <paramref name="maxSteps"/> steps of <paramref name="batchSize"/> rows.</summary>
     /// <param name="parameters">The tensors to train; read (not copied) at every call.</param>
-    /// <param name="options">Direction and layout (<see cref="LstmOptions.Direction"/>, <see cref="LstmOptions.BatchFirst"/>); null for the default. Its number of directions must be the parameters'; the ONNX-only options (clip, input_forget, other activations, peepholes) and reduced precision are not trained.</param>
+    /// <param name="options">Direction and layout (<see cref="LstmOptions.Direction"/>, <see cref="LstmOptions.BatchFirst"/>); null for the default. Its number of directions must be the parameters'; <see cref="LstmOptions.Bias"/> false needs parameters with <see cref="LstmBiasMode.None"/> (no bias tensor, so nothing to update); the ONNX-only options (clip, input_forget, other activations, peepholes) and reduced precision are not trained.</param>
     /// <param name="batchSize">B, the rows per step (at least 1).</param>
     /// <param name="maxSteps">The longest sequence (at least 1).</param>
     /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
@@ -68,6 +68,11 @@ public sealed partial class LstmTrainer
         if (options.Directions != parameters.Directions)
         {
             ThrowHelper.Argument(nameof(options), $"'options' has {options.Directions} direction(s); the parameters have {parameters.Directions}.");
+        }
+
+        if (!options.Bias && parameters.BiasMode != LstmBiasMode.None)
+        {
+            ThrowHelper.Argument(nameof(options), $"'options.Bias' is false (a model without biases), but the parameters have {parameters.BiasMode} biases; train LstmStackParameters with LstmBiasMode.None, which has no bias to update.");
         }
 
         if (!options.IsPlain || options.Precision != WeightPrecision.Float32)
@@ -369,29 +374,5 @@ public sealed partial class LstmTrainer
         {
             ThrowHelper.CheckLength(actual, expected, paramName, what);
         }
-    }
-
-    private int MaxLength()
-    {
-        int max = 0;
-        foreach (int length in lengths)
-        {
-            max = Math.Max(max, length);
-        }
-
-        return max;
-    }
-
-    private bool Uniform(int steps)
-    {
-        foreach (int length in lengths)
-        {
-            if (length != steps)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }
