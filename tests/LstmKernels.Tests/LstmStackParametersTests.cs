@@ -78,6 +78,48 @@ public sealed class LstmStackParametersTests
         Assert.Throws<InvalidOperationException>(() => LstmStackParameters.FromCells(cells, 2, LstmBiasMode.Summed).GetProjectedParameters(0, 0));
     }
 
+    /// <summary>CreateRandom draws every tensor from U(−1/√H, 1/√H) (the summed bias from the sum of two draws), the same for the same seed.</summary>
+    [Fact]
+    public void LstmStackParameters_CreateRandom_IsPyTorchsInit()
+    {
+        foreach (LstmBiasMode mode in new[] { LstmBiasMode.Separate, LstmBiasMode.Summed, LstmBiasMode.None })
+        {
+            var p = LstmStackParameters.CreateRandom(3, 16, 2, 2, 5, mode, 7);
+            Check.BitwiseEqual(p.Values, LstmStackParameters.CreateRandom(3, 16, 2, 2, 5, mode, 7).Values, "same seed");
+            foreach (string name in p.Names)
+            {
+                float bound = (mode == LstmBiasMode.Summed && name.StartsWith("bias", StringComparison.Ordinal) ? 2 : 1) / 4f;
+                float[] values = p.Tensor(name).ToArray();
+                Assert.All(values, v => Assert.InRange(v, -bound, bound));
+                Assert.Contains(values, v => v != 0);
+            }
+        }
+    }
+
+    /// <summary>FromLstm reads an Lstm's weights (with or without projections) back into a stack; a bias-free model needs the None mode.</summary>
+    [Fact]
+    public void LstmStackParameters_FromLstm_ReadsTheModel()
+    {
+        LstmParameters[] cells = [LstmParameters.CreateRandom(3, 4, 1), LstmParameters.CreateRandom(4, 4, 2)];
+        Lstm lstm = Lstm.Create(cells);
+        var p = LstmStackParameters.FromLstm(lstm, LstmBiasMode.Separate);
+        Assert.Equal(2, p.Layers);
+        Check.BitwiseEqual(cells[1].WeightHh, p.WeightHh(1, 0), "WeightHh");
+        Check.BitwiseEqual(cells[1].Bias, p.BiasIh(1, 0), "bias_ih");
+        Assert.All(p.BiasHh(1, 0).ToArray(), v => Assert.Equal(0f, v));
+
+        ProjectedLstmParameters[] projected = [ProjectedLstmParameters.CreateRandom(3, 5, 2, 1), ProjectedLstmParameters.CreateRandom(3, 5, 2, 2)];
+        var q = LstmStackParameters.FromLstm(Lstm.CreateProjected(projected, new LstmOptions { Direction = LstmDirection.Bidirectional }), LstmBiasMode.Summed);
+        Check.BitwiseEqual(projected[1].WeightHr, q.WeightHr(0, 1), "WeightHr");
+
+        LstmParameters zeroBias = LstmParameters.CreateRandom(3, 4, 1);
+        zeroBias.Bias.Clear();
+        Lstm biasFree = Lstm.Create([zeroBias], new LstmOptions { Bias = false });
+        Check.Throws<ArgumentException>("biasMode", () => LstmStackParameters.FromLstm(biasFree, LstmBiasMode.Separate));
+        Assert.Equal(["weight_ih_l0", "weight_hh_l0"], LstmStackParameters.FromLstm(biasFree, LstmBiasMode.None).Names);
+        Assert.Throws<ArgumentNullException>(() => LstmStackParameters.FromLstm(null!, LstmBiasMode.None));
+    }
+
     /// <summary>
     /// PyTorch's parameterisation: one SGD step (and one with momentum) with the same bias gradient g moves
     /// bias_ih + bias_hh by 2·lr·g; the summed mode moves its one bias by lr·g. The weights move alike in both.

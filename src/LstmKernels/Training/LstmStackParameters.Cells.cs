@@ -6,6 +6,46 @@ namespace LstmKernels.Training;
 public sealed partial class LstmStackParameters
 {
     /// <summary>
+    /// The weights of <paramref name="lstm"/> (with or without projections), to train: each cell's summed bias goes to
+    /// <c>bias_ih</c>, <c>bias_hh</c> starts at zero. Train with <paramref name="lstm"/>'s <see cref="Lstm.Options"/>.
+    /// </summary>
+    /// <param name="lstm">The model; its weights are copied (with reduced precision, the rounded ones it computes with).</param>
+    /// <param name="biasMode">Which bias tensors are parameters; a model without biases (<see cref="LstmOptions.Bias"/> false) needs <see cref="LstmBiasMode.None"/>.</param>
+    /// <returns>New parameters.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="lstm"/> is null.</exception>
+    /// <exception cref="ArgumentException">The model has peepholes, or <paramref name="biasMode"/> does not fit its biases.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="biasMode"/> is undefined.</exception>
+    public static LstmStackParameters FromLstm(Lstm lstm, LstmBiasMode biasMode)
+    {
+        ArgumentNullException.ThrowIfNull(lstm);
+        if (!lstm.Options.Bias && biasMode != LstmBiasMode.None)
+        {
+            ThrowHelper.Argument(nameof(biasMode), $"The model has no biases (Options.Bias false); training it with {biasMode} biases would add some. Use LstmBiasMode.None.");
+        }
+
+        int count = lstm.Layers * lstm.Directions;
+        if (lstm.ProjectionSize > 0)
+        {
+            var projected = new ProjectedLstmParameters[count];
+            for (int k = 0; k < count; k++)
+            {
+                projected[k] = lstm.GetProjectedParameters(k / lstm.Directions, k % lstm.Directions);
+            }
+
+            return FromProjectedCells(projected, lstm.Directions, biasMode);
+        }
+
+        var cells = new LstmParameters[count];
+        for (int k = 0; k < count; k++)
+        {
+            cells[k] = lstm.GetParameters(k / lstm.Directions, k % lstm.Directions);
+            cells[k].ThrowIfPeepholes(nameof(lstm), "training");
+        }
+
+        return FromCells(cells, lstm.Directions, biasMode);
+    }
+
+    /// <summary>
     /// Stacks the weights of an <see cref="Lstm"/> without projections (<see cref="Lstm.GetParameters"/>, or the cells given
     /// to <see cref="Lstm.Create"/>): each cell's summed bias goes to <c>bias_ih</c>, <c>bias_hh</c> starts at zero.
     /// </summary>

@@ -128,6 +128,45 @@ public sealed partial class LstmStackParameters
         slotOfName = [.. slotList];
     }
 
+    /// <summary>
+    /// Random parameters as PyTorch initialises <c>nn.LSTM</c>: every tensor from U(−1/√H, 1/√H) (both biases with
+    /// <see cref="LstmBiasMode.Separate"/>; the summed bias as the sum of two such draws), from a seeded generator, the
+    /// same on every run.
+    /// </summary>
+    /// <param name="inputSize">I (at least 1).</param>
+    /// <param name="hiddenSize">H (at least 1).</param>
+    /// <param name="layers">L (at least 1).</param>
+    /// <param name="directions">D: 1, or 2 for bidirectional.</param>
+    /// <param name="projectionSize">P in 1..H−1, or 0 for none.</param>
+    /// <param name="biasMode">Which bias tensors are parameters.</param>
+    /// <param name="seed">The seed of the generator.</param>
+    /// <returns>New parameters.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A size or the bias mode is out of range.</exception>
+    public static LstmStackParameters CreateRandom(int inputSize, int hiddenSize, int layers, int directions, int projectionSize, LstmBiasMode biasMode, int seed)
+    {
+        var p = new LstmStackParameters(inputSize, hiddenSize, layers, directions, projectionSize, biasMode);
+        var random = new Random(seed);
+        float bound = 1f / MathF.Sqrt(hiddenSize);
+        for (int layer = 0; layer < layers; layer++)
+        {
+            for (int d = 0; d < directions; d++)
+            {
+                LstmParameters.Fill(random, p.WeightIh(layer, d), bound);
+                LstmParameters.Fill(random, p.WeightHh(layer, d), bound);
+                Span<float> bias = p.BiasIh(layer, d);
+                for (int r = 0; r < bias.Length; r++)
+                {
+                    bias[r] = biasMode == LstmBiasMode.Summed ? LstmParameters.Uniform(random, bound) + LstmParameters.Uniform(random, bound) : LstmParameters.Uniform(random, bound);
+                }
+
+                LstmParameters.Fill(random, p.BiasHh(layer, d), bound);
+                LstmParameters.Fill(random, p.WeightHr(layer, d), bound);
+            }
+        }
+
+        return p;
+    }
+
     /// <summary>I, the input size of layer 0.</summary>
     public int InputSize { get; }
 
