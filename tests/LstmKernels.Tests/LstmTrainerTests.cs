@@ -176,6 +176,106 @@ public sealed class LstmTrainerTests(ITestOutputHelper output)
         Check.BitwiseEqual(dc2, dc1, "dc0");
     }
 
+    /// <summary>
+    /// The training forward is the inference forward: y, hT and cT of the trainer against <see cref="Lstm.Forward"/> of
+    /// the same weights (<see cref="LstmStackParameters.ToLstm"/>), with projections, batch-first and per-row lengths
+    /// (the LSTM's unfused route sums the same terms in another order: within 1e-6).
+    /// </summary>
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(3, true)]
+    public void LstmTrainer_ForwardMatchesLstm(int projection, bool batchFirst)
+    {
+        LstmStackParameters p = RandomStack(4, 6, 2, 2, projection, LstmBiasMode.Separate, 8);
+        var options = new LstmOptions { Direction = LstmDirection.Bidirectional, BatchFirst = batchFirst };
+        const int B = 3, T = 5;
+        int s = p.StateSize;
+        int[] lengths = [5, 2, 0];
+        float[] x = Generators.Fill(B * T * 4, Dist.Unit, 1), h0 = Generators.Fill(4 * B * s, Dist.Unit, 2), c0 = Generators.Fill(4 * B * 6, Dist.Unit, 3);
+        float[] y1 = new float[B * T * 2 * s], y2 = new float[y1.Length], hT1 = new float[h0.Length], hT2 = new float[h0.Length], cT1 = new float[c0.Length], cT2 = new float[c0.Length];
+        new LstmTrainer(p, options, B, T).Forward(x, h0, c0, y1, hT1, cT1, lengths);
+        p.ToLstm(options).Forward(B, x, h0, c0, y2, hT2, cT2, lengths);
+        AssertClose(Array.ConvertAll(y2, v => (double)v), y1, "y", 0, 1e-6);
+        AssertClose(Array.ConvertAll(hT2, v => (double)v), hT1, "hT", 0, 1e-6);
+        AssertClose(Array.ConvertAll(cT2, v => (double)v), cT1, "cT", 0, 1e-6);
+    }
+
+    /// <summary>
+    /// Each row of a ragged batch is its own sequence: its outputs and final states are bitwise those of the row run
+    /// alone with T = its length, and its gradients of x, h0, c0 too (the weight gradients sum over rows, so only near).
+    /// </summary>
+    [Fact]
+    public void LstmTrainer_RaggedRows_AreTheirOwnSequences()
+    {
+        LstmStackParameters p = RandomStack(3, 5, 2, 2, 0, LstmBiasMode.Summed, 9);
+        var options = new LstmOptions { Direction = LstmDirection.Bidirectional };
+        const int B = 3, T = 4, I = 3, H = 5, Cells = 4;
+        int[] lengths = [4, 1, 3];
+        float[] x = Generators.Fill(T * B * I, Dist.Unit, 1), h0 = Generators.Fill(Cells * B * H, Dist.Unit, 2), c0 = Generators.Fill(Cells * B * H, Dist.Unit, 3);
+        float[] dY = Generators.Fill(T * B * 2 * H, Dist.Unit, 4);
+        var all = new LstmTrainer(p, options, B, T);
+        float[] y = new float[dY.Length], hT = new float[h0.Length], cT = new float[c0.Length], dX = new float[x.Length], dh0 = new float[h0.Length], dc0 = new float[c0.Length];
+        all.Forward(x, h0, c0, y, hT, cT, lengths);
+        all.Backward(dY, default, default, p.CreateGradient(), dX, dh0, dc0);
+        for (int b = 0; b < B; b++)
+        {
+            int length = lengths[b];
+            float[] xr = new float[length * I], dYr = new float[length * 2 * H], h0r = new float[Cells * H], c0r = new float[Cells * H];
+            for (int t = 0; t < length; t++)
+            {
+                x.AsSpan(((t * B) + b) * I, I).CopyTo(xr.AsSpan(t * I));
+                dY.AsSpan(((t * B) + b) * 2 * H, 2 * H).CopyTo(dYr.AsSpan(t * 2 * H));
+            }
+
+            for (int k = 0; k < Cells; k++)
+            {
+                h0.AsSpan(((k * B) + b) * H, H).CopyTo(h0r.AsSpan(k * H));
+                c0.AsSpan(((k * B) + b) * H, H).CopyTo(c0r.AsSpan(k * H));
+            }
+
+            var one = new LstmTrainer(p, options, 1, T);
+            float[] yr = new float[dYr.Length], hTr = new float[h0r.Length], cTr = new float[c0r.Length], dXr = new float[xr.Length], dh0r = new float[h0r.Length], dc0r = new float[c0r.Length];
+            one.Forward(xr, h0r, c0r, yr, hTr, cTr);
+            one.Backward(dYr, default, default, p.CreateGradient(), dXr, dh0r, dc0r);
+            for (int t = 0; t < T; t++)
+            {
+                ReadOnlySpan<float> got = y.AsSpan(((t * B) + b) * 2 * H, 2 * H);
+                Check.BitwiseEqual(t < length ? yr.AsSpan(t * 2 * H, 2 * H) : new float[2 * H], got, $"row {b} y at t = {t}");
+                Check.BitwiseEqual(t < length ? dXr.AsSpan(t * I, I) : new float[I], dX.AsSpan(((t * B) + b) * I, I), $"row {b} dX at t = {t}");
+            }
+
+            for (int k = 0; k < Cells; k++)
+            {
+                Check.BitwiseEqual(hTr.AsSpan(k * H, H), hT.AsSpan(((k * B) + b) * H, H), $"row {b} hT cell {k}");
+                Check.BitwiseEqual(cTr.AsSpan(k * H, H), cT.AsSpan(((k * B) + b) * H, H), $"row {b} cT cell {k}");
+                Check.BitwiseEqual(dh0r.AsSpan(k * H, H), dh0.AsSpan(((k * B) + b) * H, H), $"row {b} dh0 cell {k}");
+                Check.BitwiseEqual(dc0r.AsSpan(k * H, H), dc0.AsSpan(((k * B) + b) * H, H), $"row {b} dc0 cell {k}");
+            }
+        }
+    }
+
+    /// <summary>hT, cT may be exactly h0, c0 (a state carried across windows in place) and dh0, dc0 exactly dhT, dcT: the same bits as separate buffers.</summary>
+    [Fact]
+    public void LstmTrainer_StatesInPlace()
+    {
+        LstmStackParameters p = RandomStack(3, 4, 2, 2, 2, LstmBiasMode.Separate, 10);
+        var options = new LstmOptions { Direction = LstmDirection.Bidirectional };
+        const int B = 2, T = 3;
+        float[] x = Generators.Fill(T * B * 3, Dist.Unit, 1), h0 = Generators.Fill(4 * B * 2, Dist.Unit, 2), c0 = Generators.Fill(4 * B * 4, Dist.Unit, 3);
+        float[] dY = Generators.Fill(T * B * 4, Dist.Unit, 4), dhT = Generators.Fill(h0.Length, Dist.Unit, 5), dcT = Generators.Fill(c0.Length, Dist.Unit, 6);
+        var trainer = new LstmTrainer(p, options, B, T);
+        float[] hT = new float[h0.Length], cT = new float[c0.Length], dh0 = new float[h0.Length], dc0 = new float[c0.Length];
+        trainer.Forward(x, h0, c0, default, hT, cT, [3, 2]);
+        trainer.Backward(dY, dhT, dcT, p.CreateGradient(), default, dh0, dc0);
+        float[] h = (float[])h0.Clone(), c = (float[])c0.Clone(), dh = (float[])dhT.Clone(), dc = (float[])dcT.Clone();
+        trainer.Forward(x, h, c, default, h, c, [3, 2]);
+        trainer.Backward(dY, dh, dc, p.CreateGradient(), default, dh, dc);
+        Check.BitwiseEqual(hT, h, "hT in place");
+        Check.BitwiseEqual(cT, c, "cT in place");
+        Check.BitwiseEqual(dh0, dh, "dh0 in place");
+        Check.BitwiseEqual(dc0, dc, "dc0 in place");
+    }
+
     /// <summary>Per-row lengths that are all T are no lengths: bitwise the same outputs and gradients.</summary>
     [Fact]
     public void LstmTrainer_FullLengths_AreNoLengths()

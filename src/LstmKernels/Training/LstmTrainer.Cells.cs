@@ -101,11 +101,16 @@ public sealed partial class LstmTrainer
         int rows = steps * batch;
         Span<float> dz = dGates.AsSpan(0, rows * g4);
         Span<float> dH = projects ? dHidden.AsSpan(0, rows * proj) : default;
-        dz.Clear();
-        dH.Clear();
+        bool uniform = Uniform(steps);
+        if (!uniform)
+        {
+            // Rows past their length take no gradient; with every row full, every row of dZ and dH is written below.
+            dz.Clear();
+            dH.Clear();
+        }
+
         float[] act = activations[k], cPrevAll = cellPrev[k], cAll = cellNew[k];
         int maxLength = MaxLength();
-        bool uniform = Uniform(steps);
         for (int step = maxLength - 1; step >= 0; step--)
         {
             if (uniform)

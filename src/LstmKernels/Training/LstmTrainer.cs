@@ -221,7 +221,11 @@ public sealed partial class LstmTrainer
         for (int layer = 0; layer < p.Layers; layer++)
         {
             Span<float> output = layerOutput[layer].AsSpan(0, rows * dirs * s);
-            output.Clear();
+            if (!Uniform(steps))
+            {
+                output.Clear(); // the outputs past a row's length are zero; with every row full, each is written
+            }
+
             for (int d = 0; d < dirs; d++)
             {
                 // Cell k reads its slice of h0, c0 before it writes its slice of hT, cT, so hT = h0 in place works.
