@@ -7,7 +7,7 @@ namespace LstmKernels.Tests;
 /// <summary>
 /// The second oracle for LstmTrainer: central finite differences of an independent double-precision forward of the
 /// whole stack (written here from PyTorch's equations and packed-sequence semantics), for every tensor, x, h0 and c0,
-/// over random shapes (FsCheck: layers, directions, projections, batch-first, per-row lengths including 0, bias modes)
+/// over random shapes (FsCheck: layers, directions (reverse-only too), projections, batch-first, per-row lengths including 0, bias modes)
 /// and fixed edge shapes (H = 1, T = 0, T = 1, H around a vector width).
 /// </summary>
 public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
@@ -32,7 +32,7 @@ public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
     public void LstmTrainer_MatchesFiniteDifferences_EdgeShapes(int input, int hidden, int layers, int directions, int projection, int batch, int steps, bool batchFirst, LstmBiasMode mode)
     {
         int[] lengths = batch > 1 ? [.. Enumerable.Range(0, batch).Select(b => Math.Max(0, steps - b))] : [];
-        Run(new Case(input, hidden, layers, directions, projection, batch, steps, batchFirst, mode, lengths, 100 + hidden));
+        Run(new Case(input, hidden, layers, directions, projection, batch, steps, batchFirst, mode, lengths, 100 + hidden, Reverse: false));
     }
 
     private void Run(Case c)
@@ -43,7 +43,11 @@ public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
         float[] h0 = Generators.Fill(cells * c.Batch * s, Dist.Unit, c.Seed + 2), c0 = Generators.Fill(cells * c.Batch * c.Hidden, Dist.Unit, c.Seed + 3);
         float[] dY = Generators.Fill(c.Steps * c.Batch * c.Directions * s, Dist.Unit, c.Seed + 4);
         float[] dhT = Generators.Fill(h0.Length, Dist.Unit, c.Seed + 5), dcT = Generators.Fill(c0.Length, Dist.Unit, c.Seed + 6);
-        var options = new LstmOptions { Direction = c.Directions == 2 ? LstmDirection.Bidirectional : LstmDirection.Forward, BatchFirst = c.BatchFirst };
+        var options = new LstmOptions
+        {
+            Direction = c.Directions == 2 ? LstmDirection.Bidirectional : c.Reverse ? LstmDirection.Reverse : LstmDirection.Forward,
+            BatchFirst = c.BatchFirst,
+        };
         var trainer = new LstmTrainer(p, options, c.Batch, Math.Max(1, c.Steps));
         trainer.Forward(x, h0, c0, default, default, default, c.Lengths);
         LstmStackParameters gradient = p.CreateGradient();
@@ -84,7 +88,7 @@ public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
 
     private static double[] Doubles(float[] values) => Array.ConvertAll(values, v => (double)v);
 
-    internal sealed record Case(int Input, int Hidden, int Layers, int Directions, int Projection, int Batch, int Steps, bool BatchFirst, LstmBiasMode Mode, int[] Lengths, int Seed)
+    internal sealed record Case(int Input, int Hidden, int Layers, int Directions, int Projection, int Batch, int Steps, bool BatchFirst, LstmBiasMode Mode, int[] Lengths, int Seed, bool Reverse)
     {
         public static Case Random(int seed)
         {
@@ -94,28 +98,30 @@ public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
             int batch = random.Next(1, 4);
             int steps = random.Next(0, 6);
             int[] lengths = random.Next(2) == 0 ? [] : [.. Enumerable.Range(0, batch).Select(_ => random.Next(0, steps + 1))];
+            int directions = random.Next(1, 3);
             return new Case(
                 random.Next(1, 5),
                 hidden,
                 random.Next(1, 3),
-                random.Next(1, 3),
+                directions,
                 hidden > 1 && random.Next(2) == 0 ? random.Next(1, hidden) : 0,
                 batch,
                 steps,
                 random.Next(2) == 0,
                 (LstmBiasMode)random.Next(3),
                 lengths,
-                seed);
+                seed,
+                Reverse: directions == 1 && random.Next(2) == 0);
 #pragma warning restore CA5394
         }
 
         public override string ToString() =>
-            $"I={Input} H={Hidden} L={Layers} D={Directions} P={Projection} B={Batch} T={Steps} batchFirst={BatchFirst} {Mode} lengths=[{string.Join(",", Lengths)}]";
+            $"I={Input} H={Hidden} L={Layers} D={Directions}{(Reverse ? " reverse" : "")} P={Projection} B={Batch} T={Steps} batchFirst={BatchFirst} {Mode} lengths=[{string.Join(",", Lengths)}]";
     }
 
     /// <summary>
-    /// nn.LSTM in double, row by row from PyTorch's equations: each row b runs its own L_b steps (reverse: from
-    /// L_b − 1 down), outputs past L_b are zero, the final state is the state after L_b steps. The loss is
+    /// nn.LSTM in double, row by row from PyTorch's equations: each row b runs its own L_b steps (reverse, and ONNX's
+    /// reverse-only direction: from L_b − 1 down), outputs past L_b are zero, the final state is the state after L_b steps. The loss is
     /// <c>Σ dY·y + Σ dhT·hT + Σ dcT·cT</c>, so its gradients are what LstmTrainer.Backward computes.
     /// </summary>
     private sealed class DoubleStack
@@ -166,7 +172,7 @@ public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
                         double[] cell = c0.AsSpan(((k * batch) + b) * hs, hs).ToArray();
                         for (int step = 0; step < length; step++)
                         {
-                            int t = d == 1 ? length - 1 - step : step;
+                            int t = d == 1 || c.Reverse ? length - 1 - step : step;
                             int row = (t * batch) + b;
                             for (int r = 0; r < 4 * hs; r++)
                             {
