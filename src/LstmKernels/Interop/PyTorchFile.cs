@@ -88,7 +88,8 @@ public static partial class PyTorchFile
         }
     }
 
-    private static bool IsZipError(Exception e) => e is IOException or NotSupportedException or InvalidOperationException or ArgumentException;
+    /// <summary>What System.IO.Compression throws on a damaged archive (its InvalidDataException is rethrown with our prefix).</summary>
+    private static bool IsZipError(Exception e) => e is IOException or InvalidDataException or NotSupportedException or InvalidOperationException or ArgumentException;
 
     /// <summary>The text of a name from the file, cut and escaped for an error message.</summary>
     private static string Quote(string text)
