@@ -233,6 +233,7 @@ public sealed class PyTorchFileTests
         Refused("opcode EMPTY_LIST (0x5D)", [.. Proto, (byte)']', (byte)'.']);
         Refused("opcode unknown (0xFF)", [.. Proto, 0xFF]);
         Refused("PROTO 1", [0x80, 1, (byte)'N', (byte)'.']);
+        Refused("no PROTO at its start", [(byte)'}', (byte)'.']);
         Refused("without STOP", [.. Proto, (byte)'N']);
         Refused("bytes after it", [.. Proto, (byte)'}', (byte)'.', (byte)'N']);
         Refused("2 values and", [.. Proto, (byte)'N', (byte)'N', (byte)'.']);

@@ -91,6 +91,11 @@ public static partial class PyTorchFile
         /// <summary>Runs the pickle to its STOP and returns the one value it leaves.</summary>
         public object? Run()
         {
+            if (data.Length == 0 || data[0] != 0x80)
+            {
+                Fail("no PROTO at its start (protocols 2 to 5 are read; torch writes 2)");
+            }
+
             while (true)
             {
                 if (at >= data.Length)

@@ -47,22 +47,35 @@ public static partial class PyTorchFile
     /// <param name="path">The file (<c>.pt</c>, <c>.pth</c>, <c>.bin</c>, …).</param>
     /// <returns>The tensors by name, in the state_dict's order.</returns>
     /// <exception cref="InvalidDataException">The file is not a <c>torch.save</c> archive of a state_dict of float tensors.</exception>
-    public static IReadOnlyDictionary<string, FloatTensor> ReadFile(string path) => ReadArchive(File.ReadAllBytes(path));
+    /// <remarks>The archive is read from the file as needed (not loaded whole), so files over 2 GB are read too.</remarks>
+    public static IReadOnlyDictionary<string, FloatTensor> ReadFile(string path)
+    {
+        using FileStream file = File.OpenRead(path);
+        Span<byte> head = stackalloc byte[4];
+        int count = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        file.Position = 0;
+        return ReadArchive(file, head[..count]);
+    }
 
     /// <summary>Reads the bytes of a <c>torch.save</c> file of a state_dict.</summary>
     /// <param name="file">The whole file.</param>
     /// <returns>The tensors by name, in the state_dict's order.</returns>
     /// <exception cref="InvalidDataException">The bytes are not a <c>torch.save</c> archive of a state_dict of float tensors.</exception>
-    public static IReadOnlyDictionary<string, FloatTensor> Read(ReadOnlySpan<byte> file) => ReadArchive(file.ToArray());
-
-    private static IReadOnlyDictionary<string, FloatTensor> ReadArchive(byte[] file)
+    public static IReadOnlyDictionary<string, FloatTensor> Read(ReadOnlySpan<byte> file)
     {
-        if (file.Length >= 2 && file[0] == 0x80 && file[1] <= 5)
+        using var stream = new MemoryStream(file.ToArray(), writable: false);
+        return ReadArchive(stream, file[..Math.Min(4, file.Length)]);
+    }
+
+    /// <summary>The archive in <paramref name="file"/> (seekable, at its start), whose first bytes are <paramref name="head"/>.</summary>
+    private static IReadOnlyDictionary<string, FloatTensor> ReadArchive(Stream file, ReadOnlySpan<byte> head)
+    {
+        if (head.Length >= 2 && head[0] == 0x80 && head[1] <= 5)
         {
             InteropThrow.Invalid(Format, "it is a bare pickle, the legacy torch.save format (PyTorch before 1.6, or _use_new_zipfile_serialization=False), which is not read; save it again with torch.save's default.");
         }
 
-        if (file.Length < 4 || file[0] != (byte)'P' || file[1] != (byte)'K')
+        if (head.Length < 4 || head[0] != (byte)'P' || head[1] != (byte)'K')
         {
             InteropThrow.Invalid(Format, $"it is not a zip archive ({file.Length} bytes; torch.save writes a zip since PyTorch 1.6).");
         }
@@ -71,7 +84,7 @@ public static partial class PyTorchFile
         IReadOnlyCollection<ZipArchiveEntry> entries;
         try
         {
-            zip = new ZipArchive(new MemoryStream(file, writable: false), ZipArchiveMode.Read);
+            zip = new ZipArchive(file, ZipArchiveMode.Read, leaveOpen: true);
             entries = zip.Entries;
         }
         catch (Exception e) when (IsZipError(e))
@@ -213,7 +226,7 @@ public static partial class PyTorchFile
             inflateBudget -= declared;
 
             // A stored entry (what torch writes) holds at most the file; a deflated one grows as its data arrives.
-            byte[] buffer = new byte[(int)Math.Min(declared, fileLength)];
+            byte[] buffer = new byte[(int)Math.Min(declared, Math.Min(fileLength, Array.MaxLength))];
             int total = 0;
             bool longer = false;
             try
