@@ -2,6 +2,9 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
 using LstmKernels.Interop;
 
 namespace LstmKernels.Tests;
@@ -217,6 +220,56 @@ public sealed class PyTorchFileTests
         Assert.Contains("storage '0'", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Any view of any storage (the four dtypes; row-major, transposed or arbitrary strides including 0; offsets and
+    /// storage sizes around the edge of what the view needs): read exactly as a naive row-major gather of the storage's
+    /// values when its elements are distinct and inside the storage, refused otherwise. The documented criterion for
+    /// "distinct" (taken by growing stride, each moving dimension's stride exceeds the reach of the smaller ones) is
+    /// sufficient, not necessary: a distinct view that fails it (interleaved strides) may be refused as overlapping,
+    /// and every view that meets it must be read.
+    /// </summary>
+    [Property(Arbitrary = [typeof(ViewGenerators)], MaxTest = 400)]
+    public void PyTorchFile_AnyView_IsGatheredOrRefused(ViewCase v)
+    {
+        int size = v.Dtype switch { "DoubleStorage" => 8, "FloatStorage" => 4, _ => 2 };
+        byte[] storage = new byte[v.Elements * size];
+#pragma warning disable CA5394 // Test data.
+        new Random(v.Seed).NextBytes(storage);
+#pragma warning restore CA5394
+        byte[] file = Build(Dict(("w", Tensor("0", v.Dtype, v.Elements, v.Offset, v.Sizes, v.Strides))), ("0", storage));
+
+        var indices = new List<long> { v.Offset };
+        for (int d = 0; d < v.Sizes.Length; d++)
+        {
+            indices = [.. indices.SelectMany(i => Enumerable.Range(0, (int)v.Sizes[d]).Select(j => i + (j * v.Strides[d])))];
+        }
+
+        bool inside = v.Offset <= v.Elements && indices.All(i => i < v.Elements);
+        bool distinct = indices.Distinct().Count() == indices.Count;
+        if (!inside || !distinct)
+        {
+            Assert.Throws<InvalidDataException>(() => PyTorchFile.Read(file));
+            return;
+        }
+
+        var moving = v.Sizes.Zip(v.Strides).Where(d => d.First > 1).OrderBy(d => d.Second).ToArray();
+        bool nested = moving.Select((d, k) => d.Second > moving.Take(k).Sum(e => (e.First - 1) * e.Second)).All(b => b);
+        IReadOnlyDictionary<string, FloatTensor> t;
+        try
+        {
+            t = PyTorchFile.Read(file);
+        }
+        catch (InvalidDataException e) when (!nested)
+        {
+            Assert.Contains("overlapping", e.Message, StringComparison.Ordinal);
+            return;
+        }
+
+        float[] expected = indices.Select(i => Value(storage.AsSpan((int)i * size, size), v.Dtype)).ToArray();
+        Assert.Equal(v.Sizes.Select(d => (int)d), t["w"].Shape.ToArray());
+        Check.BitwiseEqual(expected, t["w"].Data, v.ToString());
+    }
+
     /// <summary>Pickles and archives that are wrong in every other way: each refused with a message naming the problem.</summary>
     [Fact]
     public void PyTorchFile_RefusesMalformedPicklesAndArchives()
@@ -296,6 +349,15 @@ public sealed class PyTorchFileTests
         Assert.True(bombFile.Length < 1 << 20);
         AssertRefusedCheaply(bombFile, "inflate");
     }
+
+    /// <summary>One element of a storage, converted as torch's .float() does.</summary>
+    private static float Value(ReadOnlySpan<byte> bytes, string dtype) => dtype switch
+    {
+        "FloatStorage" => BinaryPrimitives.ReadSingleLittleEndian(bytes),
+        "DoubleStorage" => (float)BinaryPrimitives.ReadDoubleLittleEndian(bytes),
+        "HalfStorage" => (float)BinaryPrimitives.ReadHalfLittleEndian(bytes),
+        _ => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes) << 16),
+    };
 
     private static void AssertRefusedCheaply(byte[] file, string problem)
     {
@@ -377,5 +439,49 @@ public sealed class PyTorchFileTests
     {
         using Stream s = zip.CreateEntry(name, level).Open();
         s.Write(bytes);
+    }
+
+    /// <summary>A tensor view for <see cref="PyTorchFile_AnyView_IsGatheredOrRefused"/>; the storage's bytes are random from <paramref name="Seed"/>.</summary>
+    public sealed record ViewCase(string Dtype, long Elements, long Offset, long[] Sizes, long[] Strides, int Seed)
+    {
+        /// <inheritdoc/>
+        public override string ToString() =>
+            $"{Dtype} of {Elements} elements, offset {Offset}, size ({string.Join(", ", Sizes)}), stride ({string.Join(", ", Strides)}), seed {Seed}";
+    }
+
+    /// <summary>Views of rank 0 to 3 with sizes 0 to 5: row-major, transposed or arbitrary strides (0 to 7); the storage sized around what the view needs.</summary>
+    public static class ViewGenerators
+    {
+        public static Arbitrary<ViewCase> ViewCases() =>
+            Arb.From(
+                from dtype in Gen.Elements("FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage")
+                from rank in Gen.Choose(0, 3)
+                from s0 in Gen.Choose(0, 5)
+                from s1 in Gen.Choose(0, 5)
+                from s2 in Gen.Choose(0, 5)
+                from kind in Gen.Choose(0, 2)
+                from r0 in Gen.Choose(0, 7)
+                from r1 in Gen.Choose(0, 7)
+                from r2 in Gen.Choose(0, 7)
+                from offset in Gen.Choose(0, 6)
+                from slack in Gen.Choose(-2, 4)
+                from seed in Generators.Seed
+                select Make(dtype, new long[] { s0, s1, s2 }[..rank], kind, new long[] { r0, r1, r2 }[..rank], offset, slack, seed));
+
+        private static ViewCase Make(string dtype, long[] sizes, int kind, long[] random, long offset, int slack, int seed)
+        {
+            long[] strides = new long[sizes.Length];
+            long step = 1;
+            for (int k = 0; k < sizes.Length; k++)
+            {
+                // Row-major (kind 0) goes from the last dimension; transposed (1) from the first; 2 takes the random strides.
+                int d = kind == 1 ? k : sizes.Length - 1 - k;
+                strides[d] = kind == 2 ? random[d] : step;
+                step *= Math.Max(1, sizes[d]);
+            }
+
+            long reach = sizes.Contains(0) ? 0 : offset + sizes.Zip(strides).Sum(e => (e.First - 1) * e.Second) + 1;
+            return new ViewCase(dtype, Math.Max(0, reach + slack), offset, sizes, strides, seed);
+        }
     }
 }
