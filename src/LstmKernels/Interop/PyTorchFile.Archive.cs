@@ -53,14 +53,14 @@ public static partial class PyTorchFile
             bigEndian = order is not null && order.AsSpan().SequenceEqual("big"u8);
             if (order is not null && !bigEndian && !order.AsSpan().SequenceEqual("little"u8))
             {
-                InteropThrow.Invalid(Format, $"entry '{prefix}byteorder' is neither 'little' nor 'big'.");
+                InteropThrow.Invalid(Format, $"entry {Quote(prefix + "byteorder")} is neither 'little' nor 'big'.");
             }
 
             byte[]? version = ReadEntry("version", required: false, maxBytes: 16);
             ReadOnlySpan<byte> digits = version is null ? "0"u8 : version.AsSpan().TrimEnd("\n"u8);
             if (digits.IsEmpty || digits.ContainsAnyExceptInRange((byte)'0', (byte)'9'))
             {
-                InteropThrow.Invalid(Format, $"entry '{prefix}version' does not hold a number.");
+                InteropThrow.Invalid(Format, $"entry {Quote(prefix + "version")} does not hold a number.");
             }
         }
 
