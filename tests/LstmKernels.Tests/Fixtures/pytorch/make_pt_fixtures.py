@@ -136,6 +136,7 @@ def main():
     refusals.append({"file": "malicious_eval.pt", "names": ["__builtin__.eval"]})
     torch.save({"n": torch.tensor([1, 2, 3])}, HERE / "long_tensor.pt")
     refusals.append({"file": "long_tensor.pt", "names": ["torch.LongStorage"]})
+    # The legacy format keys its storages by object id: this one file differs from run to run (the others are identical).
     torch.save({"weight_ih_l0": w}, HERE / "legacy_format.pt", _use_new_zipfile_serialization=False)
     refusals.append({"file": "legacy_format.pt", "names": ["legacy"]})
 
