@@ -1,3 +1,5 @@
+using System.Text.Json;
+using LstmKernels.Interop;
 using LstmKernels.Training;
 
 namespace LstmKernels.Tests;
@@ -118,6 +120,33 @@ public sealed class LstmStackParametersTests
         Check.Throws<ArgumentException>("biasMode", () => LstmStackParameters.FromLstm(biasFree, LstmBiasMode.Separate));
         Assert.Equal(["weight_ih_l0", "weight_hh_l0"], LstmStackParameters.FromLstm(biasFree, LstmBiasMode.None).Names);
         Assert.Throws<ArgumentNullException>(() => LstmStackParameters.FromLstm(null!, LstmBiasMode.None));
+    }
+
+    /// <summary>
+    /// Fine-tuning a torch.save file with both biases: PyTorchFile reads stack.pt (2 layers, from PyTorch 1.13), every
+    /// tensor is copied by its PyTorch name into Separate parameters, exactly, and the trainer's forward gives PyTorch's
+    /// recorded y (within 1e-6).
+    /// </summary>
+    [Fact]
+    public void LstmStackParameters_LoadsATorchSaveFileByName()
+    {
+        string folder = Path.Combine(AppContext.BaseDirectory, "Fixtures", "pytorch");
+        IReadOnlyDictionary<string, FloatTensor> tensors = PyTorchFile.ReadFile(Path.Combine(folder, "stack.pt"));
+        var p = new LstmStackParameters(4, 5, 2, 1, 0, LstmBiasMode.Separate);
+        Assert.Equal(p.Names.Order(StringComparer.Ordinal), tensors.Keys.Order(StringComparer.Ordinal));
+        foreach (string name in p.Names)
+        {
+            tensors[name].Data.CopyTo(p.Tensor(name));
+            Check.BitwiseEqual(tensors[name].Data, p.Tensor(name), name);
+        }
+
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "fixtures.json")));
+        JsonElement stack = json.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "stack");
+        float[] x = [.. stack.GetProperty("x").GetProperty("data").EnumerateArray().Select(e => e.GetSingle())];
+        double[] expected = [.. stack.GetProperty("y").GetProperty("data").EnumerateArray().Select(e => e.GetDouble())];
+        float[] y = new float[expected.Length];
+        new LstmTrainer(p, null, 2, 4).Forward(x, default, default, y, default, default);
+        LstmTrainerTests.AssertClose(expected, y, "y", 0, 1e-6);
     }
 
     /// <summary>
