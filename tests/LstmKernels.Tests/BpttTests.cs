@@ -133,6 +133,7 @@ public sealed class BpttTests(ITestOutputHelper output)
         LstmParameters q = p.Clone();
         var adam = new AdamOptimizer(q, 0.01f);
         var tbptt = new TruncatedBptt(q, t.Batch, t.Steps, bias: false);
+        Assert.False(tbptt.HasBias);
         var g3 = new LstmParameters(t.Input, t.Hidden);
         for (int step = 0; step < 5; step++)
         {

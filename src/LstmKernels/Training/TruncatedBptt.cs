@@ -49,6 +49,9 @@ public sealed class TruncatedBptt
     /// <summary>k, the longest window.</summary>
     public int Window => bptt.MaxSteps;
 
+    /// <summary>Whether the layer has a bias (false: it stays zero and takes no gradient).</summary>
+    public bool HasBias => bptt.HasBias;
+
     /// <summary>The carried hidden state <c>[B, H]</c>; writable.</summary>
     public Span<float> HiddenState => h;
 
