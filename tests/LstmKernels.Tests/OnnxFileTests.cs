@@ -1,0 +1,411 @@
+using System.Globalization;
+using System.Text.Json;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Google.Protobuf;
+using LstmKernels.Interop;
+using LstmKernels.Interop.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace LstmKernels.Tests;
+
+/// <summary>One generated LSTM for the ONNX writer: shapes, options and data.</summary>
+public sealed record OnnxWriteConfig(
+    int Input, int Hidden, int Layers, LstmDirection Direction, bool BatchFirst, bool Bias, bool Peepholes, float? Clip, bool InputForget,
+    LstmActivation Gate, LstmActivation Cell, LstmActivation Output, WeightPrecision Precision, int Batch, int Steps, int Seed)
+{
+    public bool IsPlain => !Peepholes && Clip is null && !InputForget && Gate == LstmActivation.Sigmoid && Cell == LstmActivation.Tanh && Output == LstmActivation.Tanh;
+}
+
+/// <summary>
+/// <see cref="OnnxFile"/>: the fixtures that PyTorch 1.13.1's torch.onnx.export and onnx.helper wrote (Fixtures/onnx,
+/// made by make_onnx_fixtures.py) load in one call and compute PyTorch's (or the ONNX equations') outputs; what
+/// <see cref="OnnxFile.Write"/> writes runs in ONNX Runtime to the LSTM's outputs and reads back to the same weights
+/// bit for bit; graphs that change the math are refused naming the node; external data stays in the model's folder.
+/// </summary>
+[Properties(Arbitrary = [typeof(OnnxFileTests)], MaxTest = 40)]
+public sealed class OnnxFileTests
+{
+    /// <summary>
+    /// Fixtures against PyTorch (float32) or the float64 ONNX equations: unit-scale weights and inputs, at most 2 layers
+    /// of H ≤ 6 over T ≤ 5 steps; the float32 rounding of the two implementations differs by a few ulps of values ≤ 1
+    /// per step, far below this bound.
+    /// </summary>
+    private const double FixtureAtol = 1e-5;
+
+    /// <summary>ONNX Runtime against the LSTM: within 1e-5 absolute, relative for values above 1 (Relu cells grow).</summary>
+    private const double OrtTolerance = 1e-5;
+
+    public static TheoryData<string> Fixtures
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (string file in Directory.GetFiles(FixtureFolder, "*.onnx").Order(StringComparer.Ordinal))
+            {
+                data.Add(Path.GetFileNameWithoutExtension(file));
+            }
+
+            return data;
+        }
+    }
+
+    private static string FixtureFolder => Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx");
+
+    public static Arbitrary<OnnxWriteConfig> Configs() =>
+        Arb.From(
+            from input in Gen.Choose(1, 9)
+            from hidden in Gen.OneOf(Gen.Choose(1, 8), Gen.Elements(16, 17))
+            from layers in Gen.Choose(1, 3)
+            from direction in Gen.Elements(LstmDirection.Forward, LstmDirection.Reverse, LstmDirection.Bidirectional)
+            from batchFirst in Gen.Elements(false, true)
+            from bias in Gen.Elements(true, true, false)
+            from peepholes in Gen.Elements(false, false, true)
+            from clip in Gen.Elements<float?>(null, null, null, 0.7f, 3f)
+            from inputForget in Gen.Elements(false, false, false, true)
+            from gate in Gen.Elements(LstmActivation.Sigmoid, LstmActivation.Sigmoid, LstmActivation.Sigmoid, LstmActivation.Tanh)
+            from cell in Gen.Elements(LstmActivation.Tanh, LstmActivation.Tanh, LstmActivation.Tanh, LstmActivation.Relu)
+            from output in Gen.Elements(LstmActivation.Tanh, LstmActivation.Tanh, LstmActivation.Tanh, LstmActivation.Sigmoid)
+            from precision in Gen.Elements(WeightPrecision.Float32, WeightPrecision.Float32, WeightPrecision.BFloat16, WeightPrecision.Int8)
+            from batch in Gen.Choose(1, 4)
+            from steps in Gen.Choose(1, 5)
+            from seed in Generators.Seed
+            select new OnnxWriteConfig(input, hidden, layers, direction, batchFirst, bias, peepholes, clip, inputForget, gate, cell, output, precision, batch, steps, seed));
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void ReadLstm_Fixture_MatchesItsOutputs(string name)
+    {
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(FixtureFolder, name + ".json")));
+        JsonElement f = json.RootElement;
+        Lstm lstm = OnnxFile.ReadLstm(Path.Combine(FixtureFolder, name + ".onnx"));
+        Assert.Equal(f.GetProperty("layers").GetInt32(), lstm.Layers);
+        Assert.Equal(f.GetProperty("directions").GetInt32(), lstm.Directions);
+        Assert.Equal(f.GetProperty("hidden").GetInt32(), lstm.HiddenSize);
+        Assert.Equal(f.GetProperty("input").GetInt32(), lstm.InputSize);
+        Assert.Equal(f.GetProperty("batchFirst").GetBoolean(), lstm.Options.BatchFirst);
+
+        int batch = f.GetProperty("batch").GetInt32();
+        float[] x = Floats(f, "x"), h0 = Floats(f, "h0"), c0 = Floats(f, "c0");
+        int[] lengths = f.TryGetProperty("sequenceLengths", out JsonElement l) ? l.EnumerateArray().Select(e => e.GetInt32()).ToArray() : [];
+        float[] expectedY = Floats(f, "y"), expectedH = Floats(f, "h"), expectedC = Floats(f, "c");
+        float[] y = new float[expectedY.Length], h = new float[expectedH.Length], c = new float[expectedC.Length];
+        lstm.Forward(batch, x, h0, c0, y, h, c, lengths);
+        for (int k = 0; k < y.Length; k++)
+        {
+            Check.Near(expectedY[k], y[k], FixtureAtol, name + " y", k);
+        }
+
+        for (int k = 0; k < h.Length; k++)
+        {
+            Check.Near(expectedH[k], h[k], FixtureAtol, name + " h", k);
+            Check.Near(expectedC[k], c[k], FixtureAtol, name + " c", k);
+        }
+
+        // The same bytes read from memory give the same LSTM.
+        Lstm fromBytes = OnnxFile.ReadLstm(File.ReadAllBytes(Path.Combine(FixtureFolder, name + ".onnx")));
+        AssertSameWeights(lstm, fromBytes);
+    }
+
+    [Fact]
+    public void ReadLstm_Options_SetPrecisionAndThreadsOnly()
+    {
+        string path = Path.Combine(FixtureFolder, "torch_2layer_opset11.onnx");
+        Lstm lstm = OnnxFile.ReadLstm(path, new LstmOptions { Precision = WeightPrecision.BFloat16, StepThreads = 2 });
+        Assert.Equal(WeightPrecision.BFloat16, lstm.Options.Precision);
+        Assert.Equal(2, lstm.Options.StepThreads);
+        Assert.Equal(2, lstm.Layers);
+        Assert.Throws<ArgumentException>("options", () => OnnxFile.ReadLstm(path, new LstmOptions { BatchFirst = true }));
+
+        // A reduced precision cannot run peepholes and clip: the caller's options are at fault, not the file.
+        string peepholes = Path.Combine(FixtureFolder, "single_node_keras_style_peepholes.onnx");
+        Assert.Throws<ArgumentException>("options", () => OnnxFile.ReadLstm(peepholes, new LstmOptions { Precision = WeightPrecision.Int8 }));
+    }
+
+    [Property]
+    public void Write_RunsInOnnxRuntimeToTheLstmsOutputs(OnnxWriteConfig config)
+    {
+        Lstm lstm = Create(config);
+        byte[] model = OnnxFile.Write(lstm);
+        int d = lstm.Directions, h = lstm.HiddenSize, b = config.Batch, t = config.Steps, states = lstm.Layers * d * b * h;
+        float[] x = Generators.Fill(t * b * config.Input, Dist.Unit, config.Seed + 1);
+        float[] h0 = Generators.Fill(states, Dist.Unit, config.Seed + 2), c0 = Generators.Fill(states, Dist.Unit, config.Seed + 3);
+        float[] y = new float[t * b * d * h], hT = new float[states], cT = new float[states];
+        lstm.Forward(b, x, h0, c0, y, hT, cT);
+
+        int[] xShape = config.BatchFirst ? [b, t, config.Input] : [t, b, config.Input], stateShape = [lstm.Layers * d, b, h];
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        using var session = new InferenceSession(model, options);
+        using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> results = session.Run(
+        [
+            NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x, xShape)),
+            NamedOnnxValue.CreateFromTensor("h0", new DenseTensor<float>(h0, stateShape)),
+            NamedOnnxValue.CreateFromTensor("c0", new DenseTensor<float>(c0, stateShape)),
+        ]);
+        string what = config.ToString();
+        Compare(results.First(o => o.Name == "y").AsTensor<float>().ToArray(), y, what + " y");
+        Compare(results.First(o => o.Name == "h").AsTensor<float>().ToArray(), hT, what + " h");
+        Compare(results.First(o => o.Name == "c").AsTensor<float>().ToArray(), cT, what + " c");
+    }
+
+    [Property]
+    public void Write_ThenReadLstm_GivesTheSameWeightsBitForBit(OnnxWriteConfig config)
+    {
+        Lstm lstm = Create(config with { Precision = WeightPrecision.Float32 });
+        Lstm back = OnnxFile.ReadLstm(OnnxFile.Write(lstm));
+        AssertSameWeights(lstm, back);
+        Assert.Equal(lstm.Options, back.Options);
+    }
+
+    [Fact]
+    public void WriteFile_ThenReadLstm_RoundTrips()
+    {
+        Lstm lstm = Create(new OnnxWriteConfig(3, 4, 2, LstmDirection.Bidirectional, true, true, false, null, false, LstmActivation.Sigmoid, LstmActivation.Tanh, LstmActivation.Tanh, WeightPrecision.Float32, 2, 3, 5));
+        string folder = Directory.CreateTempSubdirectory("lstmkernels-onnx-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "model.onnx");
+            OnnxFile.WriteFile(lstm, path);
+            AssertSameWeights(lstm, OnnxFile.ReadLstm(path));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Write_Projections_Throw() =>
+        Assert.Throws<ArgumentException>("lstm", () => OnnxFile.Write(Lstm.CreateProjected([ProjectedLstmParameters.CreateRandom(2, 3, 2, 1)])));
+
+    [Fact]
+    public void ReadLstm_AnOperatorThatChangesTheMath_IsRefusedNamingTheNode()
+    {
+        ModelProto model = ModelOf(OnnxFile.Write(Lstm.Create([LstmParameters.CreateRandom(2, 3, 1)])));
+        // y = Add(y_lstm, y_lstm): the output is no longer the LSTM's.
+        foreach (NodeProto n in model.Graph.Node)
+        {
+            for (int k = 0; k < n.Output.Count; k++)
+            {
+                if (n.Output[k] == "y")
+                {
+                    n.Output[k] = "y_lstm";
+                }
+            }
+        }
+
+        model.Graph.Node.Add(new NodeProto { Name = "double_it", OpType = "Add", Input = { "y_lstm", "y_lstm" }, Output = { "y" } });
+        var e = Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(model.ToByteArray()));
+        Assert.Contains("'double_it'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("(Add)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadLstm_RefusesWhatTheLstmCannotCompute()
+    {
+        byte[] plain = OnnxFile.Write(Lstm.Create([LstmParameters.CreateRandom(2, 3, 1), LstmParameters.CreateRandom(3, 3, 2)]));
+
+        // An activation the library does not have.
+        ModelProto hard = ModelOf(plain);
+        foreach (NodeProto n in hard.Graph.Node.Where(n => n.OpType == "LSTM"))
+        {
+            var a = new AttributeProto { Name = "activations", Type = AttributeProto.Types.AttributeType.Strings };
+            a.Strings.Add([ByteString.CopyFromUtf8("HardSigmoid"), ByteString.CopyFromUtf8("Tanh"), ByteString.CopyFromUtf8("Tanh")]);
+            n.Attribute.Add(a);
+        }
+
+        Assert.Contains("HardSigmoid", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(hard.ToByteArray())).Message, StringComparison.Ordinal);
+
+        // The second layer reads the first layer's states instead of its output.
+        ModelProto crossed = ModelOf(plain);
+        NodeProto second = crossed.Graph.Node.First(n => n.Name == "LSTM_l1");
+        second.Input[0] = "Y_h_l0";
+        Assert.Contains("'LSTM_l1' (LSTM)", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(crossed.ToByteArray())).Message, StringComparison.Ordinal);
+
+        // A non-zero stored initial state.
+        ModelProto stored = ModelOf(OnnxFile.Write(Lstm.Create([LstmParameters.CreateRandom(2, 3, 1)])));
+        stored.Graph.Input.RemoveAt(1);
+        stored.Graph.Initializer.Add(FloatTensor("h0", [1, 1, 3], [1f, 2f, 3f]));
+        Assert.Contains("initial_h", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(stored.ToByteArray())).Message, StringComparison.Ordinal);
+
+        // Another operator domain.
+        ModelProto domain = ModelOf(plain);
+        domain.Graph.Node[0].Domain = "com.microsoft";
+        Assert.Contains("com.microsoft", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(domain.ToByteArray())).Message, StringComparison.Ordinal);
+
+        // An output that mixes hidden units and directions (Transpose of [D, H] to [H, D] before the Reshape).
+        ModelProto mixed = ModelOf(OnnxFile.Write(Lstm.Create([LstmParameters.CreateRandom(2, 3, 1), LstmParameters.CreateRandom(2, 3, 2)], new LstmOptions { Direction = LstmDirection.Bidirectional })));
+        NodeProto transpose = mixed.Graph.Node.First(n => n.OpType == "Transpose");
+        transpose.Attribute[0].Ints.Clear();
+        transpose.Attribute[0].Ints.Add([0, 2, 3, 1]);
+        Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(mixed.ToByteArray()));
+    }
+
+    [Fact]
+    public void ReadLstm_ExternalData_OnlyFromTheModelsFolder()
+    {
+        Lstm lstm = Lstm.Create([LstmParameters.CreateRandom(2, 3, 1)]);
+        string root = Directory.CreateTempSubdirectory("lstmkernels-onnx-ext-").FullName;
+        try
+        {
+            string folder = Directory.CreateDirectory(Path.Combine(root, "model")).FullName;
+            ModelProto model = ModelOf(OnnxFile.Write(lstm));
+            TensorProto w = model.Graph.Initializer.First(t => t.Name == "W_l0");
+            byte[] data = [.. new byte[16], .. w.RawData.ToByteArray()];
+            File.WriteAllBytes(Path.Combine(folder, "weights.bin"), data);
+            File.WriteAllBytes(Path.Combine(root, "outside.bin"), data);
+            w.RawData = ByteString.Empty;
+            w.DataLocation = TensorProto.Types.DataLocation.External;
+
+            void Locate(string location, long offset)
+            {
+                w.ExternalData.Clear();
+                w.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+                w.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(CultureInfo.InvariantCulture) });
+                File.WriteAllBytes(Path.Combine(folder, "model.onnx"), model.ToByteArray());
+            }
+
+            Locate("weights.bin", 16);
+            AssertSameWeights(lstm, OnnxFile.ReadLstm(Path.Combine(folder, "model.onnx")));
+            Assert.Contains("ReadLstm(path)", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(model.ToByteArray())).Message, StringComparison.Ordinal);
+
+            foreach (string escape in (string[])["../outside.bin", Path.Combine(root, "outside.bin"), "sub/../../outside.bin"])
+            {
+                Locate(escape, 16);
+                Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(Path.Combine(folder, "model.onnx")));
+            }
+
+            if (!OperatingSystem.IsWindows())
+            {
+                File.CreateSymbolicLink(Path.Combine(folder, "link.bin"), Path.Combine(root, "outside.bin"));
+                Locate("link.bin", 16);
+                Assert.Contains("link", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(Path.Combine(folder, "model.onnx"))).Message, StringComparison.Ordinal);
+            }
+
+            // Offsets beyond the file, and a length that does not match the dims.
+            Locate("weights.bin", 1 << 20);
+            Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(Path.Combine(folder, "model.onnx")));
+            Locate("weights.bin", 20);
+            Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(Path.Combine(folder, "model.onnx")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ReadLstm_HugeDeclaredSizes_AreRejectedWithoutHugeAllocations()
+    {
+        ModelProto model = ModelOf(OnnxFile.Write(Lstm.Create([LstmParameters.CreateRandom(2, 3, 1)])));
+        TensorProto w = model.Graph.Initializer.First(t => t.Name == "W_l0");
+        w.Dims.Clear();
+        w.Dims.Add([1, 1_000_000_000, 2]);
+        AssertRejectedCheaply(model.ToByteArray());
+
+        w.Dims.Clear();
+        w.Dims.Add([1L << 40, 1L << 40]);
+        AssertRejectedCheaply(model.ToByteArray());
+
+        // A ConstantOfShape that would fill a billion values, feeding W.
+        ModelProto filled = ModelOf(OnnxFile.Write(Lstm.Create([LstmParameters.CreateRandom(2, 3, 1)])));
+        filled.Graph.Initializer.Remove(filled.Graph.Initializer.First(t => t.Name == "W_l0"));
+        filled.Graph.Initializer.Add(IntTensor("big_shape", [1, 12, 1_000_000_000]));
+        var fill = new NodeProto { Name = "fill", OpType = "ConstantOfShape", Input = { "big_shape" }, Output = { "W_l0" } };
+        fill.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = FloatTensor("v", [1], [1f]) });
+        filled.Graph.Node.Insert(0, fill);
+        AssertRejectedCheaply(filled.ToByteArray());
+    }
+
+    private static void AssertRejectedCheaply(byte[] bytes)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(bytes));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated <= (64L * bytes.Length) + (1 << 20), $"a {bytes.Length}-byte model made the reader allocate {allocated} bytes");
+    }
+
+    internal static Lstm Create(OnnxWriteConfig c)
+    {
+        int d = c.Direction == LstmDirection.Bidirectional ? 2 : 1, h = c.Hidden;
+        var cells = new List<LstmParameters>();
+        for (int layer = 0; layer < c.Layers; layer++)
+        {
+            int input = layer == 0 ? c.Input : d * h;
+            for (int dir = 0; dir < d; dir++)
+            {
+                int seed = c.Seed + (16 * ((layer * d) + dir));
+                cells.Add(LstmParameters.FromOnnx(
+                    input,
+                    h,
+                    Generators.Fill(4 * h * input, Dist.Unit, seed + 4),
+                    Generators.Fill(4 * h * h, Dist.Unit, seed + 5),
+                    c.Bias ? Generators.Fill(8 * h, Dist.Unit, seed + 6) : default,
+                    c.Peepholes ? Generators.Fill(3 * h, Dist.Unit, seed + 7) : default));
+            }
+        }
+
+        return Lstm.Create(cells, new LstmOptions
+        {
+            Direction = c.Direction,
+            BatchFirst = c.BatchFirst,
+            Clip = c.Clip,
+            InputForget = c.InputForget,
+            GateActivation = c.Gate,
+            CellActivation = c.Cell,
+            HiddenActivation = c.Output,
+            Precision = c.IsPlain ? c.Precision : WeightPrecision.Float32,
+        });
+    }
+
+    internal static void AssertSameWeights(Lstm expected, Lstm actual)
+    {
+        Assert.Equal(expected.Layers, actual.Layers);
+        Assert.Equal(expected.Directions, actual.Directions);
+        for (int layer = 0; layer < expected.Layers; layer++)
+        {
+            for (int dir = 0; dir < expected.Directions; dir++)
+            {
+                LstmParameters p = expected.GetParameters(layer, dir), q = actual.GetParameters(layer, dir);
+                string at = $"layer {layer} direction {dir}";
+                Check.BitwiseEqual(p.WeightIh, q.WeightIh, at + " WeightIh");
+                Check.BitwiseEqual(p.WeightHh, q.WeightHh, at + " WeightHh");
+                Check.BitwiseEqual(p.Bias, q.Bias, at + " Bias");
+                Assert.Equal(p.HasPeepholes, q.HasPeepholes);
+                Check.BitwiseEqual(p.Peepholes, q.Peepholes, at + " Peepholes");
+            }
+        }
+    }
+
+    private static void Compare(float[] ort, float[] ours, string what)
+    {
+        Assert.Equal(ours.Length, ort.Length);
+        for (int k = 0; k < ort.Length; k++)
+        {
+            Check.Near(ort[k], ours[k], OrtTolerance * Math.Max(1, Math.Abs(ort[k])), what, k);
+        }
+    }
+
+    private static float[] Floats(JsonElement root, string name) =>
+        root.TryGetProperty(name, out JsonElement e) ? e.EnumerateArray().Select(v => v.GetSingle()).ToArray() : [];
+
+    internal static ModelProto ModelOf(byte[] bytes) => ModelProto.Parser.ParseFrom(bytes);
+
+    internal static TensorProto FloatTensor(string name, long[] dims, float[] values)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        t.Dims.Add(dims);
+        t.FloatData.Add(values);
+        return t;
+    }
+
+    internal static TensorProto IntTensor(string name, long[] values)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        t.Dims.Add(values.Length);
+        t.Int64Data.Add(values);
+        return t;
+    }
+}
