@@ -39,6 +39,9 @@ internal sealed record class LoadOptions
           --connections C       HTTP/2 connections the streams are spread over (default 1)
           --max-steps N         a hard cap on the steps of one run, warm-up included (default 2000000)
           --url URL             load a running service at this loopback URL instead (one column, no server-side columns)
+          --disconnects N       instead of the load runs: N clients per mode that open a stream and leave it abruptly
+                                (connection reset mid-step or after a round trip, cancel, deadline), 16 at a time; after
+                                every N/10 the active-streams gauge, the batcher's open slots and the memory (in-process only)
           --chart PATH          the chart (default docs/serving.png under the repository root; "none" for no chart)
           --help                this text
         Each run starts its streams, lets them run --warmup seconds, measures --seconds, then closes them. A run that
@@ -71,6 +74,8 @@ internal sealed record class LoadOptions
 
     public Uri? Url { get; init; }
 
+    public int Disconnects { get; init; }
+
     public string? ChartPath { get; init; } = DefaultChart;
 
     public bool ShowHelp { get; init; }
@@ -99,10 +104,16 @@ internal sealed record class LoadOptions
                 "--connections" => options with { Connections = Int(args, ref k, 1, 64) },
                 "--max-steps" => options with { MaxSteps = Int(args, ref k, 1, int.MaxValue) },
                 "--url" => options with { Url = ParseUrl(CommandLine.Value(args, ref k)) },
+                "--disconnects" => options with { Disconnects = Int(args, ref k, 1, 1_000_000) },
                 "--chart" => options with { ChartPath = CommandLine.Value(args, ref k) is var path && path == "none" ? null : path },
                 "--help" or "-h" => options with { ShowHelp = true },
                 _ => throw new ArgumentException($"Unknown option '{arg}'."),
             };
+        }
+
+        if (options.Url is not null && options.Disconnects > 0)
+        {
+            throw new ArgumentException("--disconnects reads the service's gauge and memory, so it runs only on the in-process service, not with --url.");
         }
 
         return options.Url is null ? options : options with { Modes = [ServeMode.External] };

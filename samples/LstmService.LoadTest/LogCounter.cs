@@ -53,7 +53,7 @@ internal sealed class LogCounter : ILoggerProvider
         {
             if (IsEnabled(logLevel))
             {
-                owner.Add($"{logLevel} {category}: {formatter(state, exception)} {exception?.GetType().Name}");
+                owner.Add($"{logLevel} {category}: {formatter(state, exception)} {exception}");
             }
         }
     }

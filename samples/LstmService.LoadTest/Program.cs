@@ -40,6 +40,11 @@ try
         }
     }
 
+    if (options.Disconnects > 0)
+    {
+        return await Soak(targets, options, args, output).ConfigureAwait(false);
+    }
+
     ModelInfo info = targets[0].Info;
     string model = string.Create(
         CultureInfo.InvariantCulture,
@@ -160,6 +165,61 @@ static async Task JitWarmup(IReadOnlyList<ServiceTarget> targets, LoadOptions op
         $"JIT warm-up, not measured ({clock.Elapsed.TotalSeconds:0} s; turns of 1 s at {streams} streams, steps/s and (methods JIT-compiled in the turn)): " +
         $"{string.Join("; ", targets.Select((t, k) => $"{t.Label}: {string.Join(", ", turns[k])}"))}"));
     output.WriteLine();
+}
+
+// The --disconnects soak: per mode, the checkpoints of DisconnectSoak as a table, then the verdict. Fails (exit 1) when a
+// slot was never freed, a client failed in a way no disconnect explains, or the service logged a warning or error.
+static async Task<int> Soak(IReadOnlyList<ServiceTarget> targets, LoadOptions options, string[] args, TextWriter output)
+{
+    int chunk = Math.Max(1, options.Disconnects / 10);
+    output.WriteLine($"## LstmService disconnect soak: {options.Disconnects} abrupt disconnects per mode");
+    output.WriteLine();
+    output.WriteLine($"- host: {HostInfo.Describe()}");
+    output.WriteLine($"- date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)} UTC");
+    output.WriteLine($"- command: `dotnet run -c Release --project samples/LstmService.LoadTest --{string.Concat(args.Select(a => " " + Quote(a)))}`");
+    output.WriteLine(
+        $"- {options.Size}×{options.Size}, {options.Layers} layer(s); 16 clients at a time, each opens a stream and leaves it abruptly, in turn: its own " +
+        "connection reset (TCP RST) after a frame is written, the same after a round trip and a second frame, a cancel (RST_STREAM) " +
+        "with a frame in flight, a 50 ms deadline passing while the server waits for a frame. After every chunk: wait until the " +
+        "service's active-streams gauge is 0, then a full compacting GC; heap and working set are the whole process (client included).");
+    output.WriteLine();
+    bool ok = true;
+    foreach (ServiceTarget target in targets)
+    {
+        LstmEngine engine = target.Engine!;
+        var (checkpoints, unexpected, first) = await DisconnectSoak.RunAsync(
+            target.Address, target.Info.InputSize, options.Disconnects, chunk, parallel: 16,
+            () => (engine.ActiveStreams, engine.Batcher?.OpenStreams ?? 0)).ConfigureAwait(false);
+        output.WriteLine($"### {target.Label}");
+        output.WriteLine();
+        output.WriteLine("| disconnects | active streams | open batcher slots | managed heap (MB) | working set (MB) | elapsed (s) |");
+        output.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (SoakCheckpoint c in checkpoints)
+        {
+            output.WriteLine(FormattableString.Invariant(
+                $"| {c.Disconnects} | {c.ActiveStreams} | {c.OpenSlots} | {c.HeapBytes / 1048576.0:0.00} | {c.WorkingSetBytes / 1048576.0:0.0} | {c.Elapsed.TotalSeconds:0.0} |"));
+        }
+
+        SoakCheckpoint baseline = checkpoints[0], last = checkpoints[^1];
+        int logged = target.Logs?.Count ?? 0;
+        output.WriteLine();
+        long growth = last.HeapBytes - baseline.HeapBytes;
+        int span = Math.Max(1, last.Disconnects - baseline.Disconnects);
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"Heap from the first checkpoint to the last: {growth / 1024.0:+0.0;-0.0} KB over {span} disconnects ({(double)growth / span:+0;-0} B each); " +
+            $"streams left open at the end: {last.ActiveStreams} (gauge), {last.OpenSlots} (batcher); unexpected client failures: {unexpected}; " +
+            $"service warnings/errors logged: {logged}."));
+        if (first is not null)
+        {
+            output.WriteLine($"First unexpected failure: {first}");
+        }
+
+        output.WriteLine();
+        ok &= checkpoints.All(c => c.ActiveStreams == 0 && c.OpenSlots == 0) && unexpected == 0 && logged == 0;
+    }
+
+    return ok ? 0 : 1;
 }
 
 // The repository root (where LstmKernels.sln is), from the current directory up; the current directory if none.

@@ -43,6 +43,9 @@ internal sealed class FrameStepper : IDisposable
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Why the batcher closed the stream (<see cref="LstmStreamCloseReason.None"/> while open, and always without batching).</summary>
+    public LstmStreamCloseReason CloseReason => stream?.CloseReason ?? LstmStreamCloseReason.None;
+
     /// <summary>Frees the stream's batcher slot, then its place in the engine's count. Idempotent.</summary>
     public void Dispose()
     {

@@ -106,22 +106,29 @@ public sealed class LstmEngine : IHostedLifecycleService, IAsyncDisposable
                 $"The service already has {MaxStreams} streams open, its maximum (--max-streams); retry when one ends."));
         }
 
+        if (Batcher is null)
+        {
+            return new FrameStepper(this, Lstm.CreateSession());
+        }
+
+        LstmStream? stream;
         try
         {
-            return Batcher is null ? new FrameStepper(this, Lstm.CreateSession()) : new FrameStepper(this, Batcher.Open());
+            if (!Batcher.TryOpen(out stream))
+            {
+                // Not reached while this cap and the batcher's are the same number (see the remarks); kept for safety.
+                Release();
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"The batcher has {MaxStreams} streams open, its maximum; retry when one ends."));
+            }
         }
         catch (ObjectDisposedException)
         {
-            // Shutdown disposed the batcher between the check above and Open.
+            // Shutdown disposed the batcher between the check above and TryOpen.
             Release();
             throw ShuttingDown();
         }
-        catch (InvalidOperationException e)
-        {
-            // The batcher's cap (ObjectDisposedException, caught above, is an InvalidOperationException too).
-            Release();
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, e.Message));
-        }
+
+        return new FrameStepper(this, stream);
     }
 
     /// <summary>Counts a session step (the batcher counts its own).</summary>

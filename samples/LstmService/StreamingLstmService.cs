@@ -71,18 +71,21 @@ public sealed class StreamingLstmService(LstmEngine engine, ServiceMetrics metri
             status = e.StatusCode;
             throw;
         }
-        catch (Exception e) when (call.IsCancellationRequested || e is IOException)
+        catch (Exception e) when (call.IsCancellationRequested || e is IOException || (e is InvalidOperationException && context.Deadline <= DateTime.UtcNow))
         {
             // Whatever a gone client made the read, the step or the write throw, as the status it will never read.
             // Kestrel fails the read with an IOException ("The client reset the request stream") before it cancels
-            // the call's token, on another thread, so the token alone does not tell.
-            status = StatusCode.Cancelled;
+            // the call's token, on another thread, so the token alone does not tell. Likewise a deadline that passes
+            // during a write: gRPC completes the response first ("Can't write the message because the request is
+            // complete", an InvalidOperationException) and cancels the token after (1 in ~50 000 soak disconnects).
+            status = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
             throw new RpcException(new Status(status, "The call was cancelled: the client cancelled, reset the stream, disconnected or passed its deadline."));
         }
-        catch (Exception e) when (engine.Stopping.IsCancellationRequested && e is OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when ((engine.Stopping.IsCancellationRequested && e is OperationCanceledException)
+            || (e is ObjectDisposedException && stepper.CloseReason == LstmStreamCloseReason.BatcherDisposed))
         {
-            // Shutdown: the read was cancelled after the last step's output went out (or, after the drain timeout,
-            // the batcher was disposed under a queued step).
+            // Shutdown: the read was cancelled after the last step's output went out, or (after the drain timeout) the
+            // batcher was disposed under a queued step, which the stream's CloseReason says.
             status = StatusCode.Unavailable;
             throw LstmEngine.ShuttingDown();
         }

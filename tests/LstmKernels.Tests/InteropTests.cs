@@ -203,6 +203,45 @@ public sealed class InteropTests
     }
 
     /// <summary>
+    /// An nn.LSTM(bias=False) state_dict (no bias keys) loads as a model without biases and exports the same key set again,
+    /// plain and with projections; a bias-free model refuses nonzero biases, and options that say "no bias" refuse a
+    /// state_dict that has them.
+    /// </summary>
+    [Fact]
+    public void PyTorchStateDict_BiasFree_RoundTripsWithoutBiasKeys()
+    {
+        var cells = new[] { LstmParameters.CreateRandom(3, 4, 1), LstmParameters.CreateRandom(4, 4, 2) };
+        var withBias = PyTorchStateDict.FromLstm(Lstm.Create(cells), "lstm.");
+        var biasFree = withBias.Where(t => !t.Name.Contains("bias", StringComparison.Ordinal)).ToDictionary(t => t.Name);
+        Lstm loaded = PyTorchStateDict.CreateLstm(biasFree, "lstm.");
+        Assert.False(loaded.Options.Bias);
+        Assert.True(PyTorchStateDict.CreateLstm(withBias.ToDictionary(t => t.Name), "lstm.").Options.Bias);
+        Assert.Equal(["lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.weight_ih_l1", "lstm.weight_hh_l1"], PyTorchStateDict.FromLstm(loaded, "lstm.").Select(t => t.Name));
+        Assert.All(Enumerable.Range(0, 2), k => Assert.All(loaded.GetParameters(k, 0).Bias.ToArray(), b => Assert.Equal(0f, b)));
+
+        var zeroBias = cells.Select(c => c.Clone()).ToArray();
+        foreach (LstmParameters c in zeroBias)
+        {
+            c.Bias.Clear();
+        }
+
+        float[] x = Generators.Fill(5 * 3, Dist.Unit, 3), y1 = new float[5 * 4], y2 = new float[y1.Length];
+        loaded.Forward(1, x, default, default, y1, default, default);
+        Lstm.Create(zeroBias).Forward(1, x, default, default, y2, default, default);
+        Check.BitwiseEqual(y2, y1, "y of the bias-free model");
+
+        Lstm projected = PyTorchStateDict.CreateLstm(
+            PyTorchStateDict.FromLstm(Lstm.CreateProjected([ProjectedLstmParameters.CreateRandom(3, 5, 2, 1)])).Where(t => !t.Name.Contains("bias", StringComparison.Ordinal)).ToDictionary(t => t.Name));
+        Assert.False(projected.Options.Bias);
+        Assert.Equal(["weight_ih_l0", "weight_hh_l0", "weight_hr_l0"], PyTorchStateDict.FromLstm(projected).Select(t => t.Name));
+
+        Check.Throws<ArgumentException>("cells", () => Lstm.Create(cells, new LstmOptions { Bias = false }));
+        Check.Throws<ArgumentException>("cells", () => Lstm.CreateProjected([ProjectedLstmParameters.CreateRandom(3, 5, 2, 1)], new LstmOptions { Bias = false }));
+        Check.Throws<ArgumentException>("options", () => PyTorchStateDict.CreateLstm(withBias.ToDictionary(t => t.Name), "lstm.", new LstmOptions { Bias = false }));
+        Assert.False(Lstm.Create(zeroBias, new LstmOptions { Bias = false }).Options.Bias);
+    }
+
+    /// <summary>
     /// A state_dict packed straight into a reduced precision and two step threads: the same LSTM as Lstm.Create with those
     /// options, bitwise; an options error stays an ArgumentException on 'options', not a file error.
     /// </summary>

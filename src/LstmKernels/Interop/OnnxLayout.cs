@@ -30,7 +30,7 @@ public static class OnnxLayout
     /// <param name="hiddenSize">The <c>hidden_size</c> attribute.</param>
     /// <param name="w"><c>W [D, 4H, I]</c>.</param>
     /// <param name="r"><c>R [D, 4H, H]</c>.</param>
-    /// <param name="b"><c>B [D, 8H]</c>, or empty.</param>
+    /// <param name="b"><c>B [D, 8H]</c>, or empty for a node without <c>B</c> (the LSTM then has <see cref="LstmOptions.Bias"/> false).</param>
     /// <param name="p"><c>P [D, 3H]</c>, or empty for no peepholes.</param>
     /// <param name="options">
     /// Direction, clip, input_forget, activations and layout (<see cref="LstmOptions.BatchFirst"/> for <c>layout = 1</c>);
@@ -62,6 +62,10 @@ public static class OnnxLayout
         if (!b.IsEmpty)
         {
             ThrowHelper.CheckLength(b.Length, dirs * 2 * perDir, nameof(b), "[D, 8H], or empty");
+            if (!options.Bias)
+            {
+                ThrowHelper.Argument(nameof(options), "'options.Bias' is false, but 'b' is given; pass an empty 'b' for a model without biases.");
+            }
         }
 
         if (!p.IsEmpty)
@@ -77,7 +81,7 @@ public static class OnnxLayout
                 input, hiddenSize, w.Slice(d * wd, wd), r.Slice(d * rd, rd), b.IsEmpty ? default : b.Slice(d * bd, bd), p.IsEmpty ? default : p.Slice(d * pd, pd));
         }
 
-        return Lstm.Create(cells, options);
+        return Lstm.Create(cells, b.IsEmpty ? options with { Bias = false } : options);
     }
 
     private static void SwapLastTwo(ReadOnlySpan<float> source, Span<float> destination, string sourceName, string destinationName)

@@ -36,8 +36,13 @@ public static class PyTorchStateDict
     /// <see cref="LstmDirection.Bidirectional"/>), else the options' direction.
     /// </param>
     /// <returns>The LSTM.</returns>
+    /// <remarks>
+    /// A state_dict without any <c>bias_ih</c> / <c>bias_hh</c> tensor (<c>nn.LSTM(bias=False)</c>) gives an LSTM with
+    /// <see cref="LstmOptions.Bias"/> false, which <see cref="FromLstm"/> exports without bias keys again; a missing bias
+    /// of one layer among others that have theirs is read as zero.
+    /// </remarks>
     /// <exception cref="InvalidDataException">A tensor is missing, has the wrong shape or holds NaN or ∞.</exception>
-    /// <exception cref="ArgumentException">The options' direction contradicts the tensors, or the options do not fit the weights (e.g. a reduced precision with projections).</exception>
+    /// <exception cref="ArgumentException">The options' direction contradicts the tensors, <see cref="LstmOptions.Bias"/> is false while the state_dict holds biases, or the options do not fit the weights (e.g. a reduced precision with projections).</exception>
     public static Lstm CreateLstm(IReadOnlyDictionary<string, FloatTensor> tensors, string prefix, LstmOptions options)
     {
         ArgumentNullException.ThrowIfNull(tensors);
@@ -50,6 +55,13 @@ public static class PyTorchStateDict
         }
 
         options = bidirectional ? options with { Direction = LstmDirection.Bidirectional } : options;
+        bool hasBias = HasAnyBias(tensors, prefix);
+        if (hasBias && !options.Bias)
+        {
+            throw new ArgumentException($"The state_dict holds bias tensors ('{prefix}bias_ih_l0', …), but 'options.Bias' is false.", nameof(options));
+        }
+
+        options = options with { Bias = hasBias };
         if (tensors.ContainsKey(prefix + "weight_hr_l0"))
         {
             return CreateProjected(tensors, prefix, options);
@@ -100,6 +112,8 @@ public static class PyTorchStateDict
     /// <summary>
     /// The state_dict tensors of an <see cref="Lstm"/> (<c>bias_hh</c> zero; the biases are summed in ours), with
     /// <c>weight_hr_l{k}[_reverse] [P, H]</c> after each cell's biases when it has projections, as PyTorch orders them.
+    /// A model without biases (<see cref="LstmOptions.Bias"/> false) gets no bias keys, as <c>nn.LSTM(bias=False)</c>'s
+    /// state_dict, so that PyTorch's strict <c>load_state_dict</c> accepts it.
     /// </summary>
     /// <param name="lstm">The LSTM; its options must be the defaults apart from direction and layout.</param>
     /// <param name="prefix">A prefix for every name, or empty.</param>
@@ -114,6 +128,7 @@ public static class PyTorchStateDict
             Internal.ThrowHelper.Argument(nameof(lstm), "'lstm' has options (peepholes, clip, input_forget or activations) that nn.LSTM does not have.");
         }
 
+        bool bias = lstm.Options.Bias;
         var list = new List<FloatTensor>();
         for (int layer = 0; layer < lstm.Layers; layer++)
         {
@@ -128,8 +143,12 @@ public static class PyTorchStateDict
                     q.ToPyTorch(wIhP, wHhP, bIhP, bHhP, wHr);
                     list.Add(new FloatTensor(Name(prefix, "weight_ih", layer, d), [gateRows, q.InputSize], wIhP));
                     list.Add(new FloatTensor(Name(prefix, "weight_hh", layer, d), [gateRows, q.ProjectionSize], wHhP));
-                    list.Add(new FloatTensor(Name(prefix, "bias_ih", layer, d), [gateRows], bIhP));
-                    list.Add(new FloatTensor(Name(prefix, "bias_hh", layer, d), [gateRows], bHhP));
+                    if (bias)
+                    {
+                        list.Add(new FloatTensor(Name(prefix, "bias_ih", layer, d), [gateRows], bIhP));
+                        list.Add(new FloatTensor(Name(prefix, "bias_hh", layer, d), [gateRows], bHhP));
+                    }
+
                     list.Add(new FloatTensor(Name(prefix, "weight_hr", layer, d), [q.ProjectionSize, q.HiddenSize], wHr));
                     continue;
                 }
@@ -140,8 +159,11 @@ public static class PyTorchStateDict
                 p.ToPyTorch(wIh, wHh, bIh, bHh);
                 list.Add(new FloatTensor(Name(prefix, "weight_ih", layer, d), [rows, p.InputSize], wIh));
                 list.Add(new FloatTensor(Name(prefix, "weight_hh", layer, d), [rows, p.HiddenSize], wHh));
-                list.Add(new FloatTensor(Name(prefix, "bias_ih", layer, d), [rows], bIh));
-                list.Add(new FloatTensor(Name(prefix, "bias_hh", layer, d), [rows], bHh));
+                if (bias)
+                {
+                    list.Add(new FloatTensor(Name(prefix, "bias_ih", layer, d), [rows], bIh));
+                    list.Add(new FloatTensor(Name(prefix, "bias_hh", layer, d), [rows], bHh));
+                }
             }
         }
 
@@ -193,6 +215,19 @@ public static class PyTorchStateDict
             // The weights do not chain into layers: the file is at fault. An options error stays the caller's.
             return InteropThrow.Invalid<Lstm>(Format, e.Message);
         }
+    }
+
+    private static bool HasAnyBias(IReadOnlyDictionary<string, FloatTensor> tensors, string prefix)
+    {
+        foreach (string key in tensors.Keys)
+        {
+            if (key.StartsWith(prefix + "bias_ih_l", StringComparison.Ordinal) || key.StartsWith(prefix + "bias_hh_l", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string Name(string prefix, string kind, int layer, int direction) =>

@@ -179,6 +179,11 @@ internal sealed class LayerSpec
                 ThrowHelper.Argument(nameof(cells), SequenceThrow.CellShape(k, p.InputSize, p.HiddenSize, expectedInput, hidden));
             }
 
+            if (!options.Bias && !IsZero(p.Bias))
+            {
+                ThrowHelper.Argument(nameof(cells), SequenceThrow.BiasNotZero(k));
+            }
+
             if (p.HasPeepholes)
             {
                 if (peepholes[k] is not null)
@@ -225,11 +230,29 @@ internal sealed class LayerSpec
                     SequenceThrow.ProjectedCellShape(k, p.InputSize, p.HiddenSize, p.ProjectionSize, expectedInput, hidden, projection));
             }
 
+            if (!options.Bias && !IsZero(p.Bias))
+            {
+                ThrowHelper.Argument(nameof(cells), SequenceThrow.BiasNotZero(k));
+            }
+
             copies[k] = p.Clone();
         }
 
         float[]?[] peepholes = CheckOptions(options, cells.Count, hidden);
         return new LayerSpec(new LayerShape(options, cells.Count, input, hidden, projection), null, copies, peepholes);
+    }
+
+    private static bool IsZero(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+        {
+            if (v != 0f)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static void CheckCellList<T>(IReadOnlyList<T> cells, int directions)
@@ -328,6 +351,9 @@ internal static class SequenceThrow
 
     public static string PeepholeShape(int index, int length, int hidden) =>
         $"'options.Peepholes[{index}]' has length {length} or non-finite values; it must hold 3·H = {3 * hidden} finite values [P_i | P_f | P_o].";
+
+    public static string BiasNotZero(int index) =>
+        $"'cells[{index}].Bias' holds nonzero values, but 'options.Bias' is false (a model without biases); zero the bias or leave 'options.Bias' true.";
 
     public static string PeepholesTwice(int index) =>
         $"'cells[{index}]' has peepholes and 'options.Peepholes' gives them too; give them once, in the parameters (LstmParameters.Peepholes).";

@@ -56,6 +56,13 @@ public sealed record class LstmOptions
     /// </summary>
     public bool BatchFirst { get; init; }
 
+    /// <summary>
+    /// False for a model without biases (PyTorch's <c>nn.LSTM(bias=False)</c>, an ONNX LSTM node without <c>B</c>):
+    /// every cell's <see cref="LstmParameters.Bias"/> must then be zero, exports write no bias (no <c>bias_ih</c> /
+    /// <c>bias_hh</c> keys, no <c>B</c>) and training keeps it at zero. Default true.
+    /// </summary>
+    public bool Bias { get; init; } = true;
+
     /// <summary>ONNX <c>clip</c>: a positive bound for every activation's input, or null (default) for none.</summary>
     public float? Clip { get; init; }
 
