@@ -86,6 +86,7 @@ public sealed class OnnxFileTests
         Assert.Equal(f.GetProperty("hidden").GetInt32(), lstm.HiddenSize);
         Assert.Equal(f.GetProperty("input").GetInt32(), lstm.InputSize);
         Assert.Equal(f.GetProperty("batchFirst").GetBoolean(), lstm.Options.BatchFirst);
+        Assert.Equal(f.GetProperty("bias").GetBoolean(), lstm.Options.Bias);
 
         int batch = f.GetProperty("batch").GetInt32();
         float[] x = Floats(f, "x"), h0 = Floats(f, "h0"), c0 = Floats(f, "c0");
@@ -351,6 +352,7 @@ public sealed class OnnxFileTests
         {
             Direction = c.Direction,
             BatchFirst = c.BatchFirst,
+            Bias = c.Bias,
             Clip = c.Clip,
             InputForget = c.InputForget,
             GateActivation = c.Gate,

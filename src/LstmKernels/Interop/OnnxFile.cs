@@ -37,7 +37,7 @@ public static class OnnxFile
     /// Null, or options whose <see cref="LstmOptions.Precision"/> and <see cref="LstmOptions.StepThreads"/> the LSTM is
     /// built with; their other properties must be the defaults (the model sets direction, layout, clip and the rest).
     /// </param>
-    /// <returns>The LSTM.</returns>
+    /// <returns>The LSTM; with <see cref="LstmOptions.Bias"/> false when no LSTM node has <c>B</c>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="options"/> sets a property the model decides, or cannot run this model (a reduced precision where peepholes, clip or other activations need the unfused route).</exception>
     /// <exception cref="InvalidDataException">The file is not an ONNX model of LSTM nodes that the reader understands; the message names the node.</exception>
@@ -67,7 +67,8 @@ public static class OnnxFile
     /// <c>nn.LSTM</c> run with <c>(x, (h0, c0))</c>: inputs <c>x</c> (<c>[T, B, I]</c>, or <c>[B, T, I]</c> when
     /// batch-first) and <c>h0</c>, <c>c0</c> (<c>[L·D, B, H]</c>; zeros for a zero state); outputs <c>y</c>, <c>h</c>,
     /// <c>c</c> as <see cref="Lstm.Forward"/> gives them. One LSTM node per layer (direction, clip, input_forget,
-    /// activations, peepholes as the LSTM has them), joined by Slice, Squeeze or Transpose/Reshape, and Concat.
+    /// activations, peepholes as the LSTM has them; no <c>B</c> when <see cref="LstmOptions.Bias"/> is false), joined by
+    /// Slice, Squeeze or Transpose/Reshape, and Concat.
     /// </summary>
     /// <param name="lstm">The LSTM (its weights as it computes with them, so rounded when its precision is reduced).</param>
     /// <returns>The bytes of the <c>.onnx</c> file.</returns>
@@ -102,7 +103,7 @@ public static class OnnxFile
     {
         if (options is not null && options with { Precision = WeightPrecision.Float32, StepThreads = 1 } != LstmOptions.Default)
         {
-            Internal.ThrowHelper.Argument(nameof(options), "'options' may set only Precision and StepThreads; the model decides direction, layout, clip, input_forget and activations.");
+            Internal.ThrowHelper.Argument(nameof(options), "'options' may set only Precision and StepThreads; the model decides direction, layout, bias, clip, input_forget and activations.");
         }
     }
 
@@ -145,7 +146,10 @@ public static class OnnxFile
             string suffix = "_l" + layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
             graph.Initializer.Add(Floats("W" + suffix, [d, 4 * h, input], w));
             graph.Initializer.Add(Floats("R" + suffix, [d, 4 * h, h], r));
-            graph.Initializer.Add(Floats("B" + suffix, [d, 8 * h], b));
+            if (o.Bias)
+            {
+                graph.Initializer.Add(Floats("B" + suffix, [d, 8 * h], b));
+            }
             if (peepholes)
             {
                 graph.Initializer.Add(Floats("P" + suffix, [d, 3 * h], p));
@@ -161,7 +165,7 @@ public static class OnnxFile
             }
 
             var lstmNode = new NodeProto { Name = "LSTM" + suffix, OpType = "LSTM" };
-            lstmNode.Input.Add([sequence, "W" + suffix, "R" + suffix, "B" + suffix, string.Empty, h0, c0]);
+            lstmNode.Input.Add([sequence, "W" + suffix, "R" + suffix, o.Bias ? "B" + suffix : string.Empty, string.Empty, h0, c0]);
             if (peepholes)
             {
                 lstmNode.Input.Add("P" + suffix);

@@ -1491,10 +1491,19 @@ internal sealed class OnnxGraph
         LstmOptions lstmOptions = first.Options with
         {
             BatchFirst = batchFirst,
+            Bias = chain.Exists(n => n.B is not null),
             Precision = options?.Precision ?? WeightPrecision.Float32,
             StepThreads = options?.StepThreads ?? 1,
         };
-        return LstmKernels.Lstm.Create(cells, lstmOptions);
+        try
+        {
+            return LstmKernels.Lstm.Create(cells, lstmOptions);
+        }
+        catch (ArgumentException e) when (e.ParamName != "options" || options is null)
+        {
+            // The weights or attributes do not make an Lstm: the file is at fault. A caller's options error stays theirs.
+            return InteropThrow.Invalid<Lstm>(Format, e.Message);
+        }
     }
 
     private static void CheckState(OnnxAtom? state, OnnxAtom? firstState, int layer, int layers, int d, string at, string name)
