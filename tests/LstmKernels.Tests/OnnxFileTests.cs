@@ -177,6 +177,41 @@ public sealed class OnnxFileTests
         }
     }
 
+    [Theory]
+    [InlineData("forward", 0, false, false)]
+    [InlineData("reverse", 0, true, true)]
+    [InlineData("bidirectional", 0, true, false)]
+    [InlineData("bidirectional", 1, false, true)]
+    public void ReadLstm_SingleNodeGraph_GivesOnnxLayoutsWeights(string direction, int layout, bool lengths, bool state)
+    {
+        // The tests' and benchmarks' single-node writer (initializers W, R, B, P; X, sequence_lens, initial states as graph inputs).
+        int d = direction == "bidirectional" ? 2 : 1, h = 5, i = 3;
+        var model = new LstmKernels.Testing.OnnxLstmModel
+        {
+            InputSize = i,
+            HiddenSize = h,
+            Direction = direction,
+            Layout = layout,
+            Clip = 2f,
+            W = Generators.Fill(d * 4 * h * i, Dist.Unit, 1),
+            R = Generators.Fill(d * 4 * h * h, Dist.Unit, 2),
+            B = Generators.Fill(d * 8 * h, Dist.Unit, 3),
+            P = Generators.Fill(d * 3 * h, Dist.Unit, 4),
+            WithSequenceLengths = lengths,
+            WithInitialState = state,
+        };
+        Lstm read = OnnxFile.ReadLstm(model.ToBytes());
+        var options = new LstmOptions
+        {
+            Direction = direction switch { "reverse" => LstmDirection.Reverse, "bidirectional" => LstmDirection.Bidirectional, _ => LstmDirection.Forward },
+            BatchFirst = layout == 1,
+            Clip = 2f,
+        };
+        Lstm expected = OnnxLayout.CreateLstm(h, model.W, model.R, model.B, model.P, options);
+        AssertSameWeights(expected, read);
+        Assert.Equal(expected.Options, read.Options);
+    }
+
     [Fact]
     public void Write_Projections_Throw() =>
         Assert.Throws<ArgumentException>("lstm", () => OnnxFile.Write(Lstm.CreateProjected([ProjectedLstmParameters.CreateRandom(2, 3, 2, 1)])));
