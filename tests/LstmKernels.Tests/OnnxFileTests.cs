@@ -311,6 +311,25 @@ public sealed class OnnxFileTests
         stored.Graph.Initializer.Add(FloatTensor("h0", [1, 1, 3], [1f, 2f, 3f]));
         Assert.Contains("initial_h", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(stored.ToByteArray())).Message, StringComparison.Ordinal);
 
+        // Initial states with their batch and hidden axes swapped.
+        ModelProto swapped = ModelOf(plain);
+        swapped.Graph.Node.Insert(0, new NodeProto { Name = "swap_h0", OpType = "Transpose", Input = { "h0" }, Output = { "h0_swapped" }, Attribute = { new AttributeProto { Name = "perm", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 0, 2, 1 } } } });
+        foreach (NodeProto n in swapped.Graph.Node.Where(n => n.OpType == "Slice"))
+        {
+            n.Input[0] = n.Input[0] == "h0" ? "h0_swapped" : n.Input[0];
+        }
+
+        Assert.Contains("initial_h", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(swapped.ToByteArray())).Message, StringComparison.Ordinal);
+
+        // The sequence with its first step cut off.
+        ModelProto cut = ModelOf(plain);
+        cut.Graph.Initializer.Add(IntTensor("one", [1]));
+        cut.Graph.Initializer.Add(IntTensor("big", [long.MaxValue]));
+        cut.Graph.Initializer.Add(IntTensor("zero", [0]));
+        cut.Graph.Node.Insert(0, new NodeProto { Name = "skip_first", OpType = "Slice", Input = { "x", "one", "big", "zero" }, Output = { "x_cut" } });
+        cut.Graph.Node.First(n => n.Name == "LSTM_l0").Input[0] = "x_cut";
+        Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(cut.ToByteArray()));
+
         // Another operator domain.
         ModelProto domain = ModelOf(plain);
         domain.Graph.Node[0].Domain = "com.microsoft";
@@ -398,6 +417,128 @@ public sealed class OnnxFileTests
         fill.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = FloatTensor("v", [1], [1f]) });
         filled.Graph.Node.Insert(0, fill);
         AssertRejectedCheaply(filled.ToByteArray());
+    }
+
+    /// <summary>
+    /// Graphs mutated as messages rather than bytes (nodes removed, reordered or retyped, inputs rewired, attributes,
+    /// constants, dims and data types changed): every read either succeeds or throws InvalidDataException, with bounded
+    /// allocation.
+    /// </summary>
+    [Theory]
+    [InlineData("torch_2layer_bidirectional_batchfirst_opset17", 1)]
+    [InlineData("torch_nobias_2layer_opset12", 2)]
+    [InlineData("torch_2layer_opset11", 3)]
+    [InlineData("single_node_layout1_bidirectional_typed", 4)]
+    public void ReadLstm_StructurallyMutatedGraphs_ThrowOnlyInvalidData(string name, int seed)
+    {
+        byte[] valid = File.ReadAllBytes(Path.Combine(FixtureFolder, name + ".onnx"));
+        string[] ops = ["Identity", "Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Transpose", "Reshape", "ConstantOfShape", "Expand", "Cast", "LSTM", "Add"];
+#pragma warning disable CA5394 // Test data.
+        var random = new Random(seed);
+        int rejected = 0;
+        for (int n = 0; n < 1500; n++)
+        {
+            ModelProto model = ModelOf(valid);
+            GraphProto g = model.Graph;
+            var names = g.Node.SelectMany(x => x.Output).Concat(g.Initializer.Select(t => t.Name)).Concat(g.Input.Select(i => i.Name)).Append(string.Empty).ToArray();
+            for (int m = random.Next(1, 3); m > 0; m--)
+            {
+                NodeProto node = g.Node[random.Next(g.Node.Count)];
+                switch (random.Next(10))
+                {
+                    case 0:
+                        g.Node.Remove(node);
+                        break;
+                    case 1 when node.Input.Count > 0:
+                        node.Input[random.Next(node.Input.Count)] = names[random.Next(names.Length)];
+                        break;
+                    case 2 when node.Attribute.Count > 0:
+                        AttributeProto a = node.Attribute[random.Next(node.Attribute.Count)];
+                        a.I = random.Next(-3, 10);
+                        if (a.Ints.Count > 0)
+                        {
+                            a.Ints[random.Next(a.Ints.Count)] = random.Next(-4, 5);
+                        }
+
+                        a.F = (float)(random.NextDouble() * 4) - 1;
+                        break;
+                    case 3 when node.Attribute.Count > 0 && node.Attribute[0].T is { } t:
+                        if (t.Int64Data.Count > 0)
+                        {
+                            t.Int64Data[random.Next(t.Int64Data.Count)] = random.Next(3) == 0 ? long.MaxValue : random.Next(-5, 6);
+                        }
+                        else if (t.RawData.Length > 0)
+                        {
+                            byte[] raw = t.RawData.ToByteArray();
+                            raw[random.Next(raw.Length)] = (byte)random.Next(256);
+                            t.RawData = ByteString.CopyFrom(raw);
+                        }
+
+                        break;
+                    case 4 when g.Initializer.Count > 0:
+                        TensorProto init = g.Initializer[random.Next(g.Initializer.Count)];
+                        if (init.Dims.Count > 0 && random.Next(2) == 0)
+                        {
+                            init.Dims[random.Next(init.Dims.Count)] = random.Next(0, 40);
+                        }
+                        else
+                        {
+                            init.Dims.Add(random.Next(1, 3));
+                        }
+
+                        break;
+                    case 5:
+                        node.OpType = ops[random.Next(ops.Length)];
+                        break;
+                    case 6:
+                        int k = g.Node.IndexOf(node), other = random.Next(g.Node.Count);
+                        (g.Node[k], g.Node[other]) = (g.Node[other], g.Node[k]);
+                        break;
+                    case 7 when g.Initializer.Count > 0:
+                        g.Initializer[random.Next(g.Initializer.Count)].DataType = random.Next(0, 17);
+                        break;
+                    case 8 when g.Input.Count > 0 && g.Input[0].Type?.TensorType?.Shape is { } shape && shape.Dim.Count > 0:
+                        if (random.Next(2) == 0)
+                        {
+                            shape.Dim.RemoveAt(random.Next(shape.Dim.Count));
+                        }
+                        else
+                        {
+                            shape.Dim[random.Next(shape.Dim.Count)] = new TensorShapeProto.Types.Dimension { DimValue = random.Next(1, 6) };
+                        }
+
+                        break;
+                    default:
+                        if (node.Output.Count > 0)
+                        {
+                            node.Output[random.Next(node.Output.Count)] = names[random.Next(names.Length)];
+                        }
+
+                        break;
+                }
+            }
+#pragma warning restore CA5394
+
+            byte[] bytes = model.ToByteArray();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            try
+            {
+                OnnxFile.ReadLstm(bytes);
+            }
+            catch (InvalidDataException)
+            {
+                rejected++;
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"mutation {n}: {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
+            }
+
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated <= (64L * bytes.Length) + (1 << 20), $"mutation {n}: a {bytes.Length}-byte model made the reader allocate {allocated} bytes");
+        }
+
+        Assert.True(rejected > 300, $"only {rejected} of 1500 mutations were rejected");
     }
 
     private static void AssertRejectedCheaply(byte[] bytes)

@@ -1252,7 +1252,7 @@ internal sealed class OnnxGraph
         var features = x.Axes[2].Where(a => a.Kind != OnnxAtomKind.One && !(a.Kind == OnnxAtomKind.Direction && a.Size == 1)).ToList();
         OnnxLstmNode? previous = null;
         OnnxAtom? inputFeatures = null;
-        if (features is [{ Kind: OnnxAtomKind.Input, End: long.MaxValue } f] && time.Kind == OnnxAtomKind.Input && batch.Kind == OnnxAtomKind.Input && f.Input == time.Input && f.Input == batch.Input)
+        if (features is [{ Kind: OnnxAtomKind.Input, Start: 0, End: long.MaxValue } f] && time.Kind == OnnxAtomKind.Input && batch.Kind == OnnxAtomKind.Input && f.Input == time.Input && f.Input == batch.Input)
         {
             inputFeatures = f;
             if (inputTypes[f.Input!] is not (0 or (int)TensorProto.Types.DataType.Float))
@@ -1270,7 +1270,7 @@ internal sealed class OnnxGraph
             Fail("X is neither the sequence input nor the whole output of the previous LSTM node as [T, B, D·H] (directions outer, hidden units inner, as PyTorch lays them out).");
         }
 
-        if (time.Kind != OnnxAtomKind.Input || batch.Kind != OnnxAtomKind.Input || time.End != long.MaxValue || batch.End != long.MaxValue)
+        if (time.Kind != OnnxAtomKind.Input || batch.Kind != OnnxAtomKind.Input || time.Start != 0 || batch.Start != 0 || time.End != long.MaxValue || batch.End != long.MaxValue)
         {
             Fail("the time and batch axes of X are not those of the sequence input.");
         }
@@ -1369,12 +1369,24 @@ internal sealed class OnnxGraph
             return null;
         }
 
-        if (v is FlowValue { Axes.Length: 3 } f && f.Axes[layout == 0 ? 0 : 1] is [{ Kind: OnnxAtomKind.Input } atom])
+        // A graph input (or a slice along its layers·directions axis) with its axes in their own order.
+        int stackAxis = layout == 0 ? 0 : 1;
+        if (v is FlowValue { Axes: [[{ Kind: OnnxAtomKind.Input } a0], [{ Kind: OnnxAtomKind.Input } a1], [{ Kind: OnnxAtomKind.Input } a2]] } f)
         {
-            return atom;
+            OnnxAtom[] atoms = [a0, a1, a2];
+            bool inOrder = true;
+            for (int a = 0; a < 3; a++)
+            {
+                inOrder &= atoms[a].Input == a0.Input && atoms[a].Axis == a && (a == stackAxis || (atoms[a].Start == 0 && atoms[a].End == long.MaxValue));
+            }
+
+            if (inOrder)
+            {
+                return atoms[stackAxis];
+            }
         }
 
-        return Fail<OnnxAtom>($"{name} must be zero or (a slice of) a graph input; an Lstm takes initial states per call, not stored ones.");
+        return Fail<OnnxAtom>($"{name} must be zero or a graph input [layers·directions, B, H] (or its rows for this layer); an Lstm takes initial states per call, not stored ones.");
     }
 
     private string? SequenceLengths()
