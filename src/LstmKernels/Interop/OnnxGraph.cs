@@ -43,14 +43,15 @@ internal sealed class OnnxGraph
     private readonly List<OnnxLstmNode> lstms = [];
     private readonly string? folder;
     private readonly OnnxAtom stateHidden = new(OnnxAtomKind.StateHidden, -1);
-    private long budget;
+    private readonly long fileBytes;
+    private long spent;
     private long externalBytes;
     private NodeProto node = null!;
 
     private OnnxGraph(string? folder, long fileBytes)
     {
         this.folder = folder;
-        budget = fileBytes + (1 << 16);
+        this.fileBytes = fileBytes;
     }
 
     /// <summary>Parses a model and builds its LSTM.</summary>
@@ -369,11 +370,15 @@ internal sealed class OnnxGraph
         return a.Type is AttributeProto.Types.AttributeType.String or AttributeProto.Types.AttributeType.Undefined ? a.S.ToStringUtf8() : Fail<string>($"attribute '{name}' is not a string.");
     }
 
-    /// <summary>Counts computed elements against a budget of the file's size, so that no file makes the reader allocate far more than itself.</summary>
+    /// <summary>
+    /// Counts computed elements against a budget of the bytes read (the file and its external data), so that no file
+    /// makes the reader allocate far more than itself. Real exports stay well inside it: without constant folding,
+    /// torch.onnx.export slices and concatenates each weight once (2 values computed per 4 bytes stored).
+    /// </summary>
     private void Charge(long elements)
     {
-        budget -= elements;
-        if (budget < 0)
+        spent += elements;
+        if (spent > fileBytes + externalBytes + (1 << 16))
         {
             Fail("the constants computed here hold more values than the file does.");
         }

@@ -176,3 +176,18 @@ def typed_layout1():
 
 keras_style()
 typed_layout1()
+
+
+def external_data():
+    """The constant-folding-free bias-free export again, its tensors in a side file as onnx.save writes external data."""
+    source = "torch_nobias_2layer_opset12"
+    name = source + "_external"
+    model = onnx.load(source + ".onnx")
+    onnx.save_model(model, name + ".onnx", save_as_external_data=True, all_tensors_to_one_file=True, location=name + ".weights", size_threshold=0)
+    with open(source + ".json") as f:
+        data = json.load(f)
+    data["source"] += "; tensors saved as external data by onnx.save_model"
+    save_json(name, data)
+
+
+external_data()
