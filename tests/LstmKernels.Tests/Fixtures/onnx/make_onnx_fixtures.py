@@ -4,13 +4,15 @@ Debian's python3-torch installs it) and single-LSTM-node graphs built with onnx.
 each with its outputs for fixed inputs in <name>.json.
 
 Run from this folder:  /usr/bin/python3 make_onnx_fixtures.py
-The tests read the .onnx and .json files only; they need neither Python nor torch.
+The tests read the .onnx, .json and .weights files only; they need neither Python nor torch. refused_*.onnx are models
+the reader must refuse (no JSON).
 
 JSON per model: the input x (and h0, c0, sequence_lens when the graph takes them) and the expected y, h, c, all in the
 library's layouts (x, y as the graph takes them, [T, B, .] or [B, T, .]; states [L*D, B, H]), flattened row-major,
 with "shape" for each; "source" says what computed the outputs (PyTorch itself, or the numpy ONNX-spec reference
 below for graphs PyTorch cannot express: peepholes, clip, layout 1, sequence_lens)."""
 import json
+import os
 import numpy as np
 import onnx
 import onnx.helper as oh
@@ -183,6 +185,8 @@ def external_data():
     source = "torch_nobias_2layer_opset12"
     name = source + "_external"
     model = onnx.load(source + ".onnx")
+    if os.path.exists(name + ".weights"):
+        os.remove(name + ".weights")  # onnx.save_model appends to an existing data file
     onnx.save_model(model, name + ".onnx", save_as_external_data=True, all_tensors_to_one_file=True, location=name + ".weights", size_threshold=0)
     with open(source + ".json") as f:
         data = json.load(f)
@@ -191,3 +195,24 @@ def external_data():
 
 
 external_data()
+
+
+# Later additions: after everything above, so that the random streams of the earlier fixtures stay the same.
+export_torch("torch_3layer_bidirectional_nofolding_opset16", torch.nn.LSTM(3, 4, num_layers=3, bidirectional=True), 16, batch=2, steps=3,
+             with_state=True, do_constant_folding=False)
+
+
+class LinearHead(torch.nn.Module):
+    """An LSTM with a Linear head: the graph computes more than an LSTM, and the reader must refuse it naming the MatMul."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 4, batch_first=True)
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.fc(y)
+
+
+torch.onnx.export(LinearHead().eval(), (torch.randn(2, 5, 3),), "refused_torch_linear_head_opset14.onnx", opset_version=14, input_names=["x"])
