@@ -433,6 +433,14 @@ public sealed class OnnxFileTests
                 File.CreateSymbolicLink(Path.Combine(folder, "link.bin"), Path.Combine(root, "outside.bin"));
                 Locate("link.bin", 16);
                 Assert.Contains("link", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(Path.Combine(folder, "model.onnx"))).Message, StringComparison.Ordinal);
+
+                // A directory link on the way out, and a link that stays inside (read).
+                Directory.CreateSymbolicLink(Path.Combine(folder, "up"), root);
+                Locate("up/outside.bin", 16);
+                Assert.Contains("link", Assert.Throws<InvalidDataException>(() => OnnxFile.ReadLstm(Path.Combine(folder, "model.onnx"))).Message, StringComparison.Ordinal);
+                File.CreateSymbolicLink(Path.Combine(folder, "inside.bin"), Path.Combine(folder, "weights.bin"));
+                Locate("inside.bin", 16);
+                AssertSameWeights(lstm, OnnxFile.ReadLstm(Path.Combine(folder, "model.onnx")));
             }
 
             // Offsets beyond the file, and a length that does not match the dims.

@@ -191,14 +191,25 @@ internal static class OnnxTensors
             InteropThrow.Invalid(Format, $"{what} has external location '{location}', which leads out of the model's folder; only files in that folder are read.");
         }
 
+        // A link anywhere below the folder (the file, or a directory on the way to it) must lead into the folder too.
+        for (string? at = full; at is not null && at.Length > root.Length; at = Path.GetDirectoryName(at))
+        {
+            FileSystemInfo entry = at == full ? new FileInfo(at) : new DirectoryInfo(at);
+            if (entry.LinkTarget is not null)
+            {
+                string target = entry.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? at;
+                if (!Path.GetFullPath(target).StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                {
+                    InteropThrow.Invalid(Format, $"{what} has external location '{location}', through a link that leads out of the model's folder.");
+                }
+            }
+        }
+
         var info = new FileInfo(full);
         if (info.LinkTarget is not null)
         {
-            string target = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full;
-            if (!target.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            {
-                InteropThrow.Invalid(Format, $"{what} has external location '{location}', a link that leads out of the model's folder.");
-            }
+            // The length is the target's (a link's own length is that of the path it holds).
+            info = info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? info;
         }
 
         if (!info.Exists)
