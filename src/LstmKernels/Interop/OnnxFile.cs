@@ -23,8 +23,10 @@ namespace LstmKernels.Interop;
 /// torch.onnx.export models; a single LSTM node's <c>Y [T, D, B, H]</c> (D = 2) and layout-1 states <c>[B, D, H]</c> are
 /// laid out differently (see docs/interop.md).</para>
 /// <para>Tensors in external files are read only from the model's own folder (<see cref="ReadLstm(string, LstmOptions?)"/>);
-/// a location that leads out of it is refused. Memory use is bounded by the size of the file and of its external data:
-/// every declared size is checked against the bytes actually there before anything is allocated.</para>
+/// a location that leads out of it is refused. Memory use is linear in the size of the file and of its external data:
+/// every declared size is checked against the bytes actually there before anything is allocated, and constants computed
+/// in the graph may hold at most twice as many values as the bytes read. (The parsed protobuf messages themselves take
+/// up to about 150 bytes per byte of a file made of empty messages.)</para>
 /// </remarks>
 public static class OnnxFile
 {
