@@ -5,12 +5,14 @@ using CharLstm;
 using LstmKernels;
 using LstmKernels.Training;
 
-// A character-level LSTM trained on Corpus.Text with the fast training path: LstmBptt (forward with cache + BPTT),
-// global-norm clipping and Adam; a softmax output layer written here with TensorPrimitives. Then the trained weights
-// are packed into an LstmCell (the fused inference step) to generate text.
-//   dotnet run -c Release --project samples/CharLstm [-- --epochs N] [--hidden H]
+// A character-level LSTM trained on Corpus.Text with the fast training path: LstmTrainer (forward with cache + BPTT
+// through every layer), PyTorch's parameterisation (both biases trained), global-norm clipping and Adam; a softmax
+// output layer written here with TensorPrimitives. Then the trained weights become an Lstm (packed, fused steps) whose
+// streaming session generates text.
+//   dotnet run -c Release --project samples/CharLstm [-- --epochs N] [--hidden H] [--layers L]
 int epochs = ArgValue(args, "--epochs", 20);
 int hidden = ArgValue(args, "--hidden", 96);
+int layers = ArgValue(args, "--layers", 1);
 const int SeqLen = 32, Batch = 8, StepsPerEpoch = 60;
 const float MaxNorm = 5f;
 
@@ -18,12 +20,12 @@ string text = Corpus.Text;
 char[] vocab = text.Distinct().Order().ToArray();
 int v = vocab.Length;
 int[] ids = text.Select(ch => Array.IndexOf(vocab, ch)).ToArray();
-Console.WriteLine($"LstmKernels char-level demo: {text.Length} characters, vocabulary {v}, hidden {hidden}, " +
+Console.WriteLine($"LstmKernels char-level demo: {text.Length} characters, vocabulary {v}, {layers} layer(s) of hidden {hidden}, " +
     $"batch {Batch} × {SeqLen} steps, path {Kernels.ActivePath}");
 
-LstmParameters p = LstmParameters.CreateRandom(v, hidden, seed: 1);
-var gradient = new LstmParameters(v, hidden);
-var bptt = new LstmBptt(p, Batch, SeqLen);
+LstmStackParameters p = LstmStackParameters.CreateRandom(v, hidden, layers, directions: 1, projectionSize: 0, LstmBiasMode.Separate, seed: 1);
+LstmStackParameters gradient = p.CreateGradient();
+var trainer = new LstmTrainer(p, options: null, Batch, SeqLen);
 var adam = new AdamOptimizer(p, learningRate: 5e-3f);
 
 // Output layer: logits = h·Woutᵀ + bout, [V, H] and [V], packed in one span so clipping and Adam see one buffer.
@@ -39,7 +41,7 @@ float[] outGrad = new float[outParams.Length], outM = new float[outParams.Length
 float[] x = new float[SeqLen * Batch * v], outputs = new float[SeqLen * Batch * hidden], dOut = new float[outputs.Length];
 float[] probs = new float[v];
 int[] targets = new int[SeqLen * Batch];
-float[] h0 = new float[Batch * hidden], c0 = new float[Batch * hidden];
+float[] h0 = new float[layers * Batch * hidden], c0 = new float[layers * Batch * hidden];
 int[] cursor = new int[Batch];
 for (int b = 0; b < Batch; b++)
 {
@@ -65,9 +67,8 @@ for (int epoch = 1; epoch <= epochs; epoch++)
             }
         }
 
-        bptt.Forward(x, h0, c0, outputs);
-        bptt.HiddenState.CopyTo(h0);
-        bptt.CellState.CopyTo(c0);
+        // The final states go straight back into h0, c0 (in place is allowed): the next window starts from them.
+        trainer.Forward(x, h0, c0, outputs, h0, c0);
 
         // Softmax cross-entropy and its gradients (output layer here, LSTM through dOut).
         Array.Clear(outGrad);
@@ -99,7 +100,7 @@ for (int epoch = 1; epoch <= epochs; epoch++)
 
         lossSum += loss * inv;
         Gradients.Clear(gradient);
-        bptt.Backward(dOut, default, default, gradient, default, default, default);
+        trainer.Backward(dOut, default, default, gradient, default, default, default);
         Gradients.ClipByGlobalNorm(gradient, outGrad, MaxNorm);
         adam.Update(gradient);
         Kernels.AdamUpdate(adam.LearningRate, adam.Beta1, adam.Beta2, adam.Epsilon, ++adamStep, outGrad, outM, outV, outParams);
@@ -116,9 +117,9 @@ for (int epoch = 1; epoch <= epochs; epoch++)
         $"epoch {epoch,3}/{epochs} [{new string('#', filled)}{new string('.', 20 - filled)}] loss {lossSum / StepsPerEpoch:F3} (nats/char)  {StepsPerEpoch / seconds:F1} steps/s  {StepsPerEpoch * SeqLen * Batch / seconds / 1000:F1}k chars/s"));
 }
 
-// Generation with the fused, packed inference cell.
-var cell = new LstmCell(p);
-float[] hs = new float[hidden], cs = new float[hidden], input = new float[v];
+// Generation with the trained weights as an Lstm: a streaming session steps every layer with the fused, packed cells.
+LstmSession session = p.ToLstm().CreateSession();
+float[] hs = new float[hidden], input = new float[v];
 var sample = new System.Text.StringBuilder("the ");
 foreach (char ch in sample.ToString())
 {
@@ -158,7 +159,7 @@ void Feed(char ch)
 {
     Array.Clear(input);
     input[Array.IndexOf(vocab, ch)] = 1f;
-    cell.Forward(input, hs, cs, hs, cs);
+    session.Step(input, hs);
 }
 
 static int ArgValue(string[] args, string name, int fallback)

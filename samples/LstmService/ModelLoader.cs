@@ -3,7 +3,7 @@ using LstmKernels.Interop;
 
 namespace LstmService;
 
-/// <summary>Builds the served <see cref="Lstm"/>: from a safetensors state_dict, or the deterministic default.</summary>
+/// <summary>Builds the served <see cref="Lstm"/>: from a PyTorch state_dict (safetensors or torch.save), or the deterministic default.</summary>
 public static class ModelLoader
 {
     /// <summary>The default model's input size I.</summary>
@@ -19,28 +19,40 @@ public static class ModelLoader
     public const int DefaultSeed = 15;
 
     /// <summary>The model the options name, packed in their precision.</summary>
+    /// <remarks>
+    /// The format comes from the file's extension: <c>.safetensors</c> (<see cref="SafetensorsFile"/>) or <c>.pt</c> /
+    /// <c>.pth</c> (a <c>torch.save(model.state_dict())</c> file, <see cref="PyTorchFile"/>), both an <c>nn.LSTM</c>'s
+    /// state_dict under <see cref="ServiceOptions.ModelPrefix"/>.
+    /// </remarks>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="InvalidDataException">The file is not a forward <c>nn.LSTM</c> state_dict in safetensors.</exception>
+    /// <exception cref="InvalidDataException">The file is not a forward <c>nn.LSTM</c> in a format named above.</exception>
     /// <exception cref="NotSupportedException">Reduced precision for a model with projections.</exception>
     public static Lstm Load(ServiceOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.ModelPath is null)
+        if (options.ModelPath is not string path)
         {
             return CreateDefault(options.Precision);
         }
 
-        IReadOnlyDictionary<string, FloatTensor> tensors = SafetensorsFile.ReadFile(options.ModelPath);
+        IReadOnlyDictionary<string, FloatTensor> tensors = Path.GetExtension(path).ToUpperInvariant() switch
+        {
+            ".SAFETENSORS" => SafetensorsFile.ReadFile(path),
+            ".PT" or ".PTH" => PyTorchFile.ReadFile(path),
+            _ => throw new InvalidDataException(
+                $"'{path}' is not a model file the service reads: give a PyTorch nn.LSTM state_dict as .safetensors (safetensors' save_file) or .pt / .pth (torch.save)."),
+        };
+
         if (tensors.ContainsKey(options.ModelPrefix + "weight_ih_l0_reverse"))
         {
             throw new InvalidDataException(
-                $"'{options.ModelPath}' holds a bidirectional LSTM; a streaming service steps one frame at a time, so it needs a forward one (the reverse direction needs the whole sequence).");
+                $"'{path}' holds a bidirectional LSTM; a streaming service steps one frame at a time, so it needs a forward one (the reverse direction needs the whole sequence).");
         }
 
         if (options.Precision != WeightPrecision.Float32 && tensors.ContainsKey(options.ModelPrefix + "weight_hr_l0"))
         {
             throw new NotSupportedException(
-                $"'{options.ModelPath}' has projections (proj_size {tensors[options.ModelPrefix + "weight_hr_l0"].Shape[0]}); reduced precision needs the fused route, which has none. Serve it with --precision float32.");
+                $"'{path}' has projections (proj_size {tensors[options.ModelPrefix + "weight_hr_l0"].Shape[0]}); reduced precision needs the fused route, which has none. Serve it with --precision float32.");
         }
 
         // Packed once, straight into the precision asked for.

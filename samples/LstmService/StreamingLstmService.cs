@@ -77,7 +77,7 @@ public sealed class StreamingLstmService(LstmEngine engine, ServiceMetrics metri
             // Kestrel fails the read with an IOException ("The client reset the request stream") before it cancels
             // the call's token, on another thread, so the token alone does not tell. Likewise a deadline that passes
             // during a write: gRPC completes the response first ("Can't write the message because the request is
-            // complete", an InvalidOperationException) and cancels the token after (1 in ~50 000 soak disconnects).
+            // complete", an InvalidOperationException) and cancels the token after (once in ~80 000 soak disconnects).
             status = context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
             throw new RpcException(new Status(status, "The call was cancelled: the client cancelled, reset the stream, disconnected or passed its deadline."));
         }

@@ -56,6 +56,102 @@ public sealed class BpttTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Empty initial states are zeros in training as in inference (docs/errors.md): <see cref="LstmBptt.Forward"/> with
+    /// empty h0 and c0 gives bitwise the outputs, states and gradients of explicit zeros, and so does the reference's
+    /// <see cref="ReferenceLstmCell.BackwardSequence"/> with an empty c0 (and empty dh0, dc0 skip those outputs).
+    /// </summary>
+    [Fact]
+    public void LstmBptt_EmptyInitialStates_AreZeros()
+    {
+        var t = new BpttCase(5, 7, 3, 4, 11);
+        LstmParameters p = t.Parameters();
+        int states = t.Batch * t.Hidden;
+        float[] x = t.Inputs(), dOut = t.DOutputs(), zeros = new float[states];
+
+        var explicitZeros = new LstmBptt(p, t.Batch, t.Steps);
+        float[] y1 = new float[dOut.Length], dx1 = new float[x.Length], dh1 = new float[states], dc1 = new float[states];
+        var g1 = new LstmParameters(t.Input, t.Hidden);
+        explicitZeros.Forward(x, zeros, zeros, y1);
+        explicitZeros.Backward(dOut, default, default, g1, dx1, dh1, dc1);
+
+        var empty = new LstmBptt(p, t.Batch, t.Steps);
+        float[] y2 = new float[dOut.Length], dx2 = new float[x.Length], dh2 = new float[states], dc2 = new float[states];
+        var g2 = new LstmParameters(t.Input, t.Hidden);
+        empty.Forward(x, default, default, y2);
+        empty.Backward(dOut, default, default, g2, dx2, dh2, dc2);
+
+        Check.BitwiseEqual(y1, y2, "y");
+        Check.BitwiseEqual(explicitZeros.CellState, empty.CellState, "cT");
+        Check.BitwiseEqual(g1.WeightIh, g2.WeightIh, "WeightIh gradient");
+        Check.BitwiseEqual(g1.WeightHh, g2.WeightHh, "WeightHh gradient");
+        Check.BitwiseEqual(g1.Bias, g2.Bias, "Bias gradient");
+        Check.BitwiseEqual(dx1, dx2, "dX");
+        Check.BitwiseEqual(dh1, dh2, "dh0");
+        Check.BitwiseEqual(dc1, dc2, "dc0");
+
+        var reference = new ReferenceLstmCell(p);
+        var r1 = new ReferenceLstmGradients(t.Input, t.Hidden);
+        var r2 = new ReferenceLstmGradients(t.Input, t.Hidden);
+        double[] rdh1 = new double[states], rdc1 = new double[states];
+        reference.BackwardSequence(Doubles(x), new double[states], new double[states], Doubles(dOut), default, default, r1, default, rdh1, rdc1);
+        reference.BackwardSequence(Doubles(x), new double[states], default, Doubles(dOut), default, default, r2, default, default, default);
+        Assert.Equal(r1.WeightIh.ToArray(), r2.WeightIh.ToArray());
+        Assert.Equal(r1.WeightHh.ToArray(), r2.WeightHh.ToArray());
+        Assert.Equal(r1.Bias.ToArray(), r2.Bias.ToArray());
+    }
+
+    /// <summary>
+    /// A layer without a bias (<c>bias: false</c>, nn.LSTM(bias=False)): the forward pass and the weight gradients are
+    /// bitwise those of a zero bias, the bias gradient is left untouched, and SGD with momentum and Adam keep the bias at
+    /// exactly zero; TruncatedBptt likewise; a nonzero bias is refused.
+    /// </summary>
+    [Fact]
+    public void LstmBptt_WithoutBias_KeepsItZero()
+    {
+        var t = new BpttCase(4, 5, 2, 3, 12);
+        LstmParameters p = t.Parameters();
+        Check.Throws<ArgumentException>("parameters", () => _ = new LstmBptt(p, t.Batch, t.Steps, bias: false));
+        Check.Throws<ArgumentException>("parameters", () => _ = new TruncatedBptt(p, t.Batch, t.Steps, bias: false));
+        p.Bias.Clear();
+        var withZero = new LstmBptt(p, t.Batch, t.Steps);
+        var without = new LstmBptt(p, t.Batch, t.Steps, bias: false);
+        Assert.False(without.HasBias);
+        float[] x = t.Inputs(), dOut = t.DOutputs(), y1 = new float[dOut.Length], y2 = new float[dOut.Length];
+        var g1 = new LstmParameters(t.Input, t.Hidden);
+        var g2 = new LstmParameters(t.Input, t.Hidden);
+        withZero.Forward(x, default, default, y1);
+        without.Forward(x, default, default, y2);
+        withZero.Backward(dOut, default, default, g1, default, default, default);
+        without.Backward(dOut, default, default, g2, default, default, default);
+        Check.BitwiseEqual(y1, y2, "y");
+        Check.BitwiseEqual(g1.WeightIh, g2.WeightIh, "WeightIh gradient");
+        Check.BitwiseEqual(g1.WeightHh, g2.WeightHh, "WeightHh gradient");
+        Assert.All(g2.Bias.ToArray(), v => Assert.Equal(0f, v));
+
+        var sgd = new SgdOptimizer(p, 0.1f, 0.9f);
+        LstmParameters q = p.Clone();
+        var adam = new AdamOptimizer(q, 0.01f);
+        var tbptt = new TruncatedBptt(q, t.Batch, t.Steps, bias: false);
+        Assert.False(tbptt.HasBias);
+        var g3 = new LstmParameters(t.Input, t.Hidden);
+        for (int step = 0; step < 5; step++)
+        {
+            Gradients.Clear(g2);
+            without.Forward(x, default, default, default);
+            without.Backward(dOut, default, default, g2, default, default, default);
+            sgd.Update(g2);
+            Gradients.Clear(g3);
+            tbptt.Forward(x, default);
+            tbptt.Backward(dOut, g3);
+            adam.Update(g3);
+        }
+
+        Assert.All(p.Bias.ToArray(), v => Assert.Equal(0f, v));
+        Assert.All(q.Bias.ToArray(), v => Assert.Equal(0f, v));
+        Assert.NotEqual(0f, p.WeightHh[0]);
+    }
+
     /// <summary>Gradients accumulate: two backward passes give twice the gradient (up to float rounding of the sum).</summary>
     [Fact]
     public void LstmBptt_AccumulatesGradients()

@@ -295,9 +295,11 @@ public sealed class EdgeBadInputTests
 
             // Training.
             new("LstmBptt.ctor", "maxSteps", "< 1 (batchSize < 1 likewise; parameters null: ArgumentNullException)", typeof(ArgumentOutOfRangeException), () => _ = new LstmBptt(p, 1, 0)),
-            new("LstmBptt.Forward", "x", "empty, longer than MaxSteps steps, or not whole steps of B·I", typeof(ArgumentException), () => bptt.Forward(new float[3 * I], default, default, default)),
+            new("LstmBptt.Forward", "x", "longer than MaxSteps steps, or not whole steps of B·I (empty is T = 0)", typeof(ArgumentException), () => bptt.Forward(new float[3 * I], default, default, default)),
             new("LstmBptt.Forward", "c0", "length ≠ B·H and not empty", typeof(ArgumentException), () => bptt.Forward(x, s, new float[1], default)),
             new("LstmBptt.Backward", "gradient", "sizes differ from the parameters'", typeof(ArgumentException), () => RunBackward(bptt, x, new LstmParameters(I + 1, H))),
+            new("LstmBptt.ctor(bias)", "parameters", "bias false and parameters.Bias not zero (peepholes likewise)", typeof(ArgumentException), () => _ = new LstmBptt(LstmParameters.CreateRandom(I, H, 1), 1, 1, bias: false)),
+            new("TruncatedBptt.ctor(bias)", "parameters", "bias false and parameters.Bias not zero", typeof(ArgumentException), () => _ = new TruncatedBptt(LstmParameters.CreateRandom(I, H, 1), 1, 1, bias: false)),
             new("TruncatedBptt.ctor", "window", "< 1", typeof(ArgumentOutOfRangeException), () => _ = new TruncatedBptt(p, 1, 0)),
             new("TruncatedBptt.ctor", "parameters", "null", typeof(ArgumentNullException), () => _ = new TruncatedBptt(null!, 1, 1)),
             new("TruncatedBptt.Forward", "x", "longer than Window steps, or not whole steps of B·I", typeof(ArgumentException), () => tbptt.Forward(new float[3], default)),
@@ -305,10 +307,42 @@ public sealed class EdgeBadInputTests
             new("SgdOptimizer.ctor", "momentum", "outside [0, 1) (learningRate < 0 or not finite likewise)", typeof(ArgumentOutOfRangeException), () => _ = new SgdOptimizer(p, 0.1f, -0.5f)),
             new("SgdOptimizer.Update", "gradient", "sizes differ from the parameters'", typeof(ArgumentException), () => new SgdOptimizer(p, 0.1f).Update(new LstmParameters(I, H + 1))),
             new("AdamOptimizer.ctor", "beta1", "outside [0, 1) (the other hyper-parameters likewise)", typeof(ArgumentOutOfRangeException), () => _ = new AdamOptimizer(p, 1e-3f, 1.5f)),
-            new("AdamOptimizer.Update", "gradient", "null", typeof(ArgumentNullException), () => new AdamOptimizer(p).Update(null!)),
-            new("Gradients.Clear", "gradient", "null", typeof(ArgumentNullException), () => Gradients.Clear(null!)),
-            new("Gradients.GlobalNorm", "gradient", "null", typeof(ArgumentNullException), () => Gradients.GlobalNorm(null!, default)),
+            new("AdamOptimizer.Update", "gradient", "null", typeof(ArgumentNullException), () => new AdamOptimizer(p).Update((LstmParameters)null!)),
+            new("Gradients.Clear", "gradient", "null", typeof(ArgumentNullException), () => Gradients.Clear((LstmParameters)null!)),
+            new("Gradients.GlobalNorm", "gradient", "null", typeof(ArgumentNullException), () => Gradients.GlobalNorm((LstmParameters)null!, default)),
             new("Gradients.ClipByGlobalNorm", "maxNorm", "≤ 0 or not finite", typeof(ArgumentOutOfRangeException), () => Gradients.ClipByGlobalNorm(p.Clone(), default, float.PositiveInfinity)),
+            new("Gradients.ClipByGlobalNorm(stack)", "maxNorm", "≤ 0 or not finite", typeof(ArgumentOutOfRangeException), () => Gradients.ClipByGlobalNorm(Stack(), default, 0f)),
+            new("Gradients.GlobalNorm(stack)", "gradient", "null", typeof(ArgumentNullException), () => Gradients.GlobalNorm((LstmStackParameters)null!, default)),
+            new("SgdOptimizer.ctor(stack)", "learningRate", "not finite (momentum outside [0, 1) likewise)", typeof(ArgumentOutOfRangeException), () => _ = new SgdOptimizer(Stack(), float.NaN)),
+            new("SgdOptimizer.Update(stack)", "gradient", "another layout (sizes, layers, directions, projections, bias mode), or the optimizer was built for LstmParameters", typeof(ArgumentException), () => new SgdOptimizer(Stack(), 0.1f).Update(Stack(LstmBiasMode.Summed))),
+            new("AdamOptimizer.ctor(stack)", "epsilon", "≤ 0 or not finite (the other hyper-parameters as for LstmParameters)", typeof(ArgumentOutOfRangeException), () => _ = new AdamOptimizer(Stack(), 1e-3f, 0.9f, 0.999f, 0f)),
+            new("AdamOptimizer.Update(stack)", "gradient", "another layout, or the optimizer was built for LstmParameters", typeof(ArgumentException), () => new AdamOptimizer(p).Update(Stack())),
+            new("LstmStackParameters.ctor", "projectionSize", "not 0 and not in 1..H−1 (inputSize, hiddenSize, layers < 1, directions not 1 or 2, biasMode undefined likewise)", typeof(ArgumentOutOfRangeException), () => _ = new LstmStackParameters(I, H, 1, 1, H, LstmBiasMode.Separate)),
+            new("LstmStackParameters.CreateRandom", "layers", "< 1 (the other sizes and the bias mode as the constructor)", typeof(ArgumentOutOfRangeException), () => LstmStackParameters.CreateRandom(I, H, 0, 1, 0, LstmBiasMode.Separate, 1)),
+            new("LstmStackParameters.FromLstm", "biasMode", "not None for a model without biases (Options.Bias false)", typeof(ArgumentException), () => LstmStackParameters.FromLstm(Lstm.Create([new LstmParameters(I, H)], new LstmOptions { Bias = false }), LstmBiasMode.Summed)),
+            new("LstmStackParameters.FromLstm", "lstm", "null (peepholes: ArgumentException)", typeof(ArgumentNullException), () => LstmStackParameters.FromLstm(null!, LstmBiasMode.Summed)),
+            new("LstmStackParameters.Tensor", "name", "not one of Names (bias_hh exists only with Separate)", typeof(ArgumentException), () => Stack(LstmBiasMode.Summed).Tensor("bias_hh_l0")),
+            new("LstmStackParameters.WeightIh", "layer", "outside 0..L−1 (direction outside 0..D−1 likewise)", typeof(ArgumentOutOfRangeException), () => Stack().WeightIh(1, 0)),
+            new("LstmStackParameters.WeightHh", "direction", "outside 0..D−1", typeof(ArgumentOutOfRangeException), () => Stack().WeightHh(0, 1)),
+            new("LstmStackParameters.BiasIh", "layer", "outside 0..L−1", typeof(ArgumentOutOfRangeException), () => Stack().BiasIh(-1, 0)),
+            new("LstmStackParameters.BiasHh", "layer", "outside 0..L−1", typeof(ArgumentOutOfRangeException), () => Stack().BiasHh(1, 0)),
+            new("LstmStackParameters.WeightHr", "direction", "outside 0..D−1", typeof(ArgumentOutOfRangeException), () => Stack().WeightHr(0, 2)),
+            new("LstmStackParameters.FromCells", "cells", "not whole layers of D directions with matching sizes, peepholes, or a nonzero bias with biasMode None", typeof(ArgumentException), () => LstmStackParameters.FromCells([p], 1, LstmBiasMode.None)),
+            new("LstmStackParameters.FromCells", "directions", "not 1 or 2", typeof(ArgumentOutOfRangeException), () => LstmStackParameters.FromCells([p], 3, LstmBiasMode.Summed)),
+            new("LstmStackParameters.FromProjectedCells", "cells", "null", typeof(ArgumentNullException), () => LstmStackParameters.FromProjectedCells(null!, 1, LstmBiasMode.Summed)),
+            new("LstmStackParameters.GetParameters", "layer", "outside 0..L−1 (with projections: InvalidOperationException)", typeof(ArgumentOutOfRangeException), () => Stack().GetParameters(1, 0)),
+            new("LstmStackParameters.GetProjectedParameters", null, "no projections", typeof(InvalidOperationException), () => Stack().GetProjectedParameters(0, 0)),
+            new("LstmStackParameters.ToLstm", "options", "another number of directions", typeof(ArgumentException), () => Stack().ToLstm(new LstmOptions { Direction = LstmDirection.Bidirectional })),
+            new("LstmTrainer.ctor", "options", "another number of directions than the parameters, or clip, input_forget, other activations, peepholes or reduced precision", typeof(ArgumentException), () => _ = new LstmTrainer(Stack(), new LstmOptions { InputForget = true }, 1, 1)),
+            new("LstmTrainer.ctor(bias)", "options", "options.Bias false with parameters that have bias tensors (not LstmBiasMode.None)", typeof(ArgumentException), () => _ = new LstmTrainer(Stack(), new LstmOptions { Bias = false }, 1, 1)),
+            new("LstmTrainer.ctor", "maxSteps", "< 1 (batchSize < 1 likewise; parameters null: ArgumentNullException)", typeof(ArgumentOutOfRangeException), () => _ = new LstmTrainer(Stack(), null, 1, 0)),
+            new("LstmTrainer.Forward", "x", "longer than MaxSteps steps, or not whole steps of B·I", typeof(ArgumentException), () => new LstmTrainer(Stack(), null, 1, 1).Forward(new float[2 * I], default, default, default, default, default)),
+            new("LstmTrainer.Forward", "h0", "length ≠ L·D·B·S and not empty (c0, hT, cT, y likewise)", typeof(ArgumentException), () => new LstmTrainer(Stack(), null, 1, 1).Forward(new float[I], new float[1], default, default, default, default)),
+            new("LstmTrainer.Forward", "sequenceLengths", "length ≠ B and not empty, or a length outside 0..T", typeof(ArgumentException), () => new LstmTrainer(Stack(), null, 1, 1).Forward(new float[I], default, default, default, default, default, [2])),
+            new("LstmTrainer.Forward", "y", "overlaps x, h0, c0, hT or cT (hT, cT may be exactly h0, c0)", typeof(ArgumentException), () => OverlappingTrainerOutput()),
+            new("LstmTrainer.Backward", "gradient", "another layout than Parameters, or Parameters itself (null: ArgumentNullException)", typeof(ArgumentException), () => new LstmTrainer(Stack(), null, 1, 1).Backward(default, default, default, Stack(LstmBiasMode.None), default, default, default)),
+            new("LstmTrainer.Backward", "dY", "length ≠ T·B·D·S of the last Forward and not empty (dhT, dcT, dX, dh0, dc0 likewise)", typeof(ArgumentException), () => new LstmTrainer(Stack(), null, 1, 1).Backward(new float[1], default, default, Stack(), default, default, default)),
+            new("LstmTrainer.Backward", "dh0", "partial overlap with dhT, or overlaps another argument (dc0 likewise)", typeof(ArgumentException), () => OverlappingTrainerGradient()),
 
             // Interop.
             new("FloatTensor.ctor", "name", "null", typeof(ArgumentNullException), () => _ = new FloatTensor(null!, [1], [1f])),
@@ -330,6 +364,8 @@ public sealed class EdgeBadInputTests
             new("SafetensorsFile.ReadFile", null, "the file does not exist", typeof(FileNotFoundException), () => SafetensorsFile.ReadFile(missingFile)),
             new("SafetensorsFile.Write", "tensors", "null", typeof(ArgumentNullException), () => SafetensorsFile.Write(null!)),
             new("SafetensorsFile.Write", "tensors", "two tensors share a name", typeof(ArgumentException), () => SafetensorsFile.Write([new FloatTensor("a", [1], [1f]), new FloatTensor("a", [1], [2f])])),
+            new("PyTorchFile.Read", null, "not a torch.save archive of a state_dict of float tensors (a global off the allow-list, an opcode a state_dict does not need, a damaged zip, a view outside its storage, …)", typeof(InvalidDataException), () => PyTorchFile.Read(new byte[5])),
+            new("PyTorchFile.ReadFile", null, "the file does not exist", typeof(FileNotFoundException), () => PyTorchFile.ReadFile(missingFile)),
             new("NpyFile.Read", null, "not a valid .npy of a float dtype", typeof(InvalidDataException), () => NpyFile.Read(new byte[9])),
             new("NpyFile.Write", "tensor", "null", typeof(ArgumentNullException), () => NpyFile.Write(null!)),
             new("NpzFile.Read", null, "not a valid .npz of float arrays, or over maxUncompressedBytes", typeof(InvalidDataException), () => NpzFile.Read(new byte[9])),
@@ -342,6 +378,21 @@ public sealed class EdgeBadInputTests
             new("OnnxFile.Write", "lstm", "the LSTM has projections (proj_size)", typeof(ArgumentException), () => OnnxFile.Write(Lstm.CreateProjected([ProjectedLstmParameters.CreateRandom(I, H, 2, 1)]))),
             new("OnnxFile.WriteFile", "path", "null", typeof(ArgumentNullException), () => OnnxFile.WriteFile(lstm, null!)),
         ];
+    }
+
+    /// <summary>A one-layer, one-direction stack of I inputs and H units.</summary>
+    private static LstmStackParameters Stack(LstmBiasMode mode = LstmBiasMode.Separate) => new(I, H, 1, 1, 0, mode);
+
+    private static void OverlappingTrainerOutput()
+    {
+        float[] buffer = new float[4 * H];
+        new LstmTrainer(Stack(), null, 1, 2).Forward(buffer.AsSpan(0, 2 * I), default, default, buffer.AsSpan(1, 2 * H), default, default);
+    }
+
+    private static void OverlappingTrainerGradient()
+    {
+        float[] buffer = new float[2 * H];
+        new LstmTrainer(Stack(), null, 1, 1).Backward(default, buffer.AsSpan(0, H), default, Stack(), default, buffer.AsSpan(1, H), default);
     }
 
     private static void RunBackward(LstmBptt bptt, float[] x, LstmParameters gradient)

@@ -151,5 +151,6 @@ public sealed class ServiceInfoTests
         }
 
         Assert.Throws<FileNotFoundException>(() => LstmServiceApp.Build(new ServiceOptions { ModelPath = path, Urls = "http://127.0.0.1:0" }));
+        Assert.Contains(".safetensors", Assert.Throws<InvalidDataException>(() => ModelLoader.Load(new ServiceOptions { ModelPath = "model.h5" })).Message, StringComparison.Ordinal);
     }
 }

@@ -40,6 +40,20 @@ public sealed class ServiceOutputTests
         Assert.Empty(host.Logs.Entries);
     }
 
+    /// <summary>torch.save files written by PyTorch 1.13.1 (a 2-layer stack; a module wrapped under "lstm."): served as read.</summary>
+    [Theory]
+    [InlineData("stack.pt", "")]
+    [InlineData("wrapped.pt", "lstm.")]
+    public async Task Run_ModelFromTorchSave_MatchesTheFileReadByTheLibrary(string file, string prefix)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", file);
+        Lstm expected = PyTorchStateDict.CreateLstm(PyTorchFile.ReadFile(path), prefix);
+        await using ServiceHost host = await ServiceHost.StartAsync(new ServiceOptions { ModelPath = path, ModelPrefix = prefix, MaxBatch = 4 });
+        ModelInfo info = await host.Client.InfoAsync(new InfoRequest()).ResponseAsync.WaitAsync(ServiceHost.Timeout);
+        Assert.Equal((expected.InputSize, expected.HiddenSize, expected.Layers), (info.InputSize, info.HiddenSize, info.Layers));
+        await RunAndCompare(host, expected, streams: 3, steps: 10, seed: 300);
+    }
+
     [Fact]
     public async Task Run_ModelFromSafetensors_MatchesTheOriginalModel()
     {

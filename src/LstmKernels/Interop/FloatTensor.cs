@@ -80,24 +80,26 @@ internal static class InteropThrow
 /// <summary>Element types the readers convert to float32.</summary>
 internal static class Elements
 {
-    /// <summary>Converts little- or big-endian F16/BF16/F32/F64 bytes to floats; false when a value is not finite.</summary>
+    /// <summary>Converts <paramref name="count"/> little- or big-endian F16/BF16/F32/F64 values of <paramref name="size"/> bytes to floats.</summary>
     public static float[] ToFloats(ReadOnlySpan<byte> bytes, int size, bool brain, bool bigEndian, int count)
     {
         float[] values = new float[count];
         for (int k = 0; k < count; k++)
         {
-            ReadOnlySpan<byte> v = bytes.Slice(k * size, size);
-            values[k] = size switch
-            {
-                2 when brain => BitConverter.Int32BitsToSingle((bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(v) : System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(v)) << 16),
-                2 => (float)BitConverter.Int16BitsToHalf(bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(v) : System.Buffers.Binary.BinaryPrimitives.ReadInt16LittleEndian(v)),
-                4 => bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReadSingleBigEndian(v) : System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(v),
-                _ => (float)(bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReadDoubleBigEndian(v) : System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(v)),
-            };
+            values[k] = ToFloat(bytes.Slice(k * size, size), brain, bigEndian);
         }
 
         return values;
     }
+
+    /// <summary>One F16/BF16 (2 bytes), F32 (4) or F64 (8) value as a float (F64 rounded to nearest).</summary>
+    public static float ToFloat(ReadOnlySpan<byte> v, bool brain, bool bigEndian) => v.Length switch
+    {
+        2 when brain => BitConverter.Int32BitsToSingle((bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(v) : System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(v)) << 16),
+        2 => (float)BitConverter.Int16BitsToHalf(bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReadInt16BigEndian(v) : System.Buffers.Binary.BinaryPrimitives.ReadInt16LittleEndian(v)),
+        4 => bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReadSingleBigEndian(v) : System.Buffers.Binary.BinaryPrimitives.ReadSingleLittleEndian(v),
+        _ => (float)(bigEndian ? System.Buffers.Binary.BinaryPrimitives.ReadDoubleBigEndian(v) : System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(v)),
+    };
 
     /// <summary>The product of the dimensions, or −1 when it exceeds <see cref="Array.MaxLength"/>.</summary>
     public static long Count(ReadOnlySpan<long> shape)

@@ -90,6 +90,23 @@ public static partial class Kernels
         SimdDispatch.RunVector(ref action);
     }
 
+    /// <summary>
+    /// <c>c[i, j] += Σ_p a(i, p)·b[p, j]</c> with <c>a(i, p) = a[i·sam + p·sap]</c>, b <c>[P, N]</c> and c <c>[M, N]</c>
+    /// row-major, for internal callers whose products have other row counts than 4H (the projection's
+    /// <c>dW_hr += dHᵀ·M</c> and <c>dM = dH·W_hr</c> in training). No checks.
+    /// </summary>
+    internal static void GemmAccumulateUnchecked(int m, int n, int p, ReadOnlySpan<float> a, int sam, int sap, ReadOnlySpan<float> b, Span<float> c)
+    {
+        Debug.Assert(b.Length == (long)p * n && c.Length == (long)m * n);
+        if (m == 0 || n == 0 || p == 0)
+        {
+            return;
+        }
+
+        var action = new GemmAction { M = m, N = n, P = p, A = a, Sam = sam, Sap = sap, B = b, C = c };
+        SimdDispatch.RunVector(ref action);
+    }
+
     // ------------------------------------------------------------------ checks (shared with the twins)
 
     internal static (int Rows, int Columns) CheckWeightGradient(int hiddenSize, ReadOnlySpan<float> dGates, ReadOnlySpan<float> input, Span<float> weightGradient)

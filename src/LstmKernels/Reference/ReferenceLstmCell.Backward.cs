@@ -200,15 +200,15 @@ public sealed partial class ReferenceLstmCell
     /// step to the first, chaining ∂L/∂h and ∂L/∂C.
     /// </summary>
     /// <param name="x">The x <c>[T, B, I]</c>.</param>
-    /// <param name="h0">The initial hidden state <c>[B, H]</c>; its length sets B.</param>
-    /// <param name="c0">The initial cell state <c>[B, H]</c>.</param>
+    /// <param name="h0">The initial hidden state <c>[B, H]</c>; its length sets B (so it cannot be empty here, unlike in <c>LstmBptt.Forward</c>).</param>
+    /// <param name="c0">The initial cell state <c>[B, H]</c>, or empty for zeros.</param>
     /// <param name="dY">∂L/∂h_t for every step <c>[T, B, H]</c>.</param>
     /// <param name="dhT">∂L/∂h_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
     /// <param name="dcT">∂L/∂C_T <c>[B, H]</c>, or empty for zero.</param>
     /// <param name="gradient">The weight and bias gradients, accumulated (+=).</param>
     /// <param name="dX">∂L/∂x for every step <c>[T, B, I]</c>, written; or empty to skip.</param>
-    /// <param name="dh0">∂L/∂h0 <c>[B, H]</c>, written.</param>
-    /// <param name="dc0">∂L/∂c0 <c>[B, H]</c>, written.</param>
+    /// <param name="dh0">∂L/∂h0 <c>[B, H]</c>, written; or empty to skip.</param>
+    /// <param name="dc0">∂L/∂c0 <c>[B, H]</c>, written; or empty to skip.</param>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
     /// <exception cref="ArgumentException">A length does not fit.</exception>
     public void BackwardSequence(
@@ -240,25 +240,14 @@ public sealed partial class ReferenceLstmCell
         }
 
         int steps = stepInputs == 0 ? 0 : x.Length / stepInputs;
-        ThrowHelper.CheckLength(c0.Length, states, nameof(c0), "[B, H]");
+        CheckOptional(c0.Length, states, nameof(c0), "[B, H], or empty for zeros");
+
         ThrowHelper.CheckLength(dY.Length, (long)steps * states, nameof(dY), "[T, B, H]");
-        if (!dhT.IsEmpty)
-        {
-            ThrowHelper.CheckLength(dhT.Length, states, nameof(dhT), "[B, H] or empty");
-        }
-
-        if (!dcT.IsEmpty)
-        {
-            ThrowHelper.CheckLength(dcT.Length, states, nameof(dcT), "[B, H] or empty");
-        }
-
-        if (!dX.IsEmpty)
-        {
-            ThrowHelper.CheckLength(dX.Length, x.Length, nameof(dX), "[T, B, I] or empty");
-        }
-
-        ThrowHelper.CheckLength(dh0.Length, states, nameof(dh0), "[B, H]");
-        ThrowHelper.CheckLength(dc0.Length, states, nameof(dc0), "[B, H]");
+        CheckOptional(dhT.Length, states, nameof(dhT), "[B, H] or empty");
+        CheckOptional(dcT.Length, states, nameof(dcT), "[B, H] or empty");
+        CheckOptional(dX.Length, x.Length, nameof(dX), "[T, B, I] or empty");
+        CheckOptional(dh0.Length, states, nameof(dh0), "[B, H], or empty");
+        CheckOptional(dc0.Length, states, nameof(dc0), "[B, H], or empty");
 
         double[] hAll = new double[(steps + 1) * states];
         double[] cAll = new double[(steps + 1) * states];
@@ -302,8 +291,23 @@ public sealed partial class ReferenceLstmCell
             }
         }
 
-        dh.CopyTo(dh0);
-        dc.CopyTo(dc0);
+        if (!dh0.IsEmpty)
+        {
+            dh.CopyTo(dh0);
+        }
+
+        if (!dc0.IsEmpty)
+        {
+            dc.CopyTo(dc0);
+        }
+    }
+
+    private static void CheckOptional(int actual, long expected, string paramName, string what)
+    {
+        if (actual != 0)
+        {
+            ThrowHelper.CheckLength(actual, expected, paramName, what);
+        }
     }
 
     /// <summary>The seed's update as its own step: <c>w −= learningRate·grad</c> for every weight and bias of this cell.</summary>

@@ -41,8 +41,31 @@ public sealed class LstmBptt
     /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
     public LstmBptt(LstmParameters parameters, int batchSize, int maxSteps)
+        : this(parameters, batchSize, maxSteps, bias: true)
+    {
+    }
+
+    /// <summary>
+    /// Allocates the caches, for a layer with or without a bias (PyTorch's <c>nn.LSTM(…, bias=False)</c>,
+    /// <see cref="LstmOptions.Bias"/> false).
+    /// </summary>
+    /// <param name="parameters">The weights to train; read (not copied) at every call.</param>
+    /// <param name="batchSize">B, the rows per step (at least 1).</param>
+    /// <param name="maxSteps">The longest sequence (at least 1).</param>
+    /// <param name="bias">False for a layer without a bias: <see cref="LstmParameters.Bias"/> must be zero, the forward pass
+    /// adds none and <see cref="Backward"/> leaves the bias gradient untouched, so a cleared gradient keeps it at zero
+    /// through SGD and Adam.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="bias"/> is false and the parameters' bias is not zero, or they have peepholes.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
+    public LstmBptt(LstmParameters parameters, int batchSize, int maxSteps, bool bias)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        if (!bias && !IsZero(parameters.Bias))
+        {
+            ThrowHelper.Argument(nameof(parameters), "'parameters.Bias' holds nonzero values, but 'bias' is false (a layer without a bias); zero it first.");
+        }
+
         parameters.ThrowIfPeepholes(nameof(parameters), "LstmBptt");
         if (batchSize < 1)
         {
@@ -55,6 +78,7 @@ public sealed class LstmBptt
         }
 
         Parameters = parameters;
+        HasBias = bias;
         BatchSize = batchSize;
         MaxSteps = maxSteps;
         int states = batchSize * parameters.HiddenSize;
@@ -76,6 +100,9 @@ public sealed class LstmBptt
 
     /// <summary>H.</summary>
     public int HiddenSize => Parameters.HiddenSize;
+
+    /// <summary>Whether the layer has a bias (false: it stays zero and takes no gradient).</summary>
+    public bool HasBias { get; }
 
     /// <summary>B, the rows per step.</summary>
     public int BatchSize { get; }
@@ -143,7 +170,7 @@ public sealed class LstmBptt
         // The input half of every step at once (one matrix-matrix pass over Wᵢₕ, into the activations cache), then per
         // step the recurrent half and the pointwise stage: the unfused step of the layers (UnfusedStep).
         ReadOnlySpan<float> wHh = Parameters.WeightHh;
-        Kernels.LinearUnchecked(input, xCache.AsSpan(0, steps * stepInputs), Parameters.WeightIh, Parameters.Bias, activations.AsSpan(0, steps * 4 * states));
+        Kernels.LinearUnchecked(input, xCache.AsSpan(0, steps * stepInputs), Parameters.WeightIh, HasBias ? Parameters.Bias : default, activations.AsSpan(0, steps * 4 * states));
         for (int t = 0; t < steps; t++)
         {
             Span<float> act = activations.AsSpan(t * 4 * states, 4 * states);
@@ -165,7 +192,7 @@ public sealed class LstmBptt
     /// <param name="dY">∂L/∂h_t for t = 1..T <c>[T, B, H]</c>.</param>
     /// <param name="dhT">∂L/∂h_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
     /// <param name="dcT">∂L/∂c_T from beyond the sequence <c>[B, H]</c>, or empty for zero.</param>
-    /// <param name="gradient">Gradients shaped like <see cref="Parameters"/>, accumulated (+=); clear them between batches.</param>
+    /// <param name="gradient">Gradients shaped like <see cref="Parameters"/>, accumulated (+=); clear them between batches. Without a bias (<see cref="HasBias"/> false) its bias is left as it is.</param>
     /// <param name="dX">∂L/∂x <c>[T, B, I]</c>, written; or empty to skip that product.</param>
     /// <param name="dh0">∂L/∂h0 <c>[B, H]</c>, written; or empty.</param>
     /// <param name="dc0">∂L/∂c0 <c>[B, H]</c>, written; or empty.</param>
@@ -234,7 +261,11 @@ public sealed class LstmBptt
             ReadOnlySpan<float> dzAll = dGates.AsSpan(0, steps * 4 * states);
             Kernels.AccumulateWeightGradientUnchecked(hs, dzAll, xCache.AsSpan(0, steps * stepInputs), gradient.WeightIh);
             Kernels.AccumulateWeightGradientUnchecked(hs, dzAll, hidden.AsSpan(0, steps * states), gradient.WeightHh);
-            Kernels.AccumulateBiasGradientUnchecked(dzAll, gradient.Bias);
+            if (HasBias)
+            {
+                Kernels.AccumulateBiasGradientUnchecked(dzAll, gradient.Bias);
+            }
+
             if (!dX.IsEmpty)
             {
                 dX.Clear();
@@ -251,6 +282,19 @@ public sealed class LstmBptt
         {
             dcs.CopyTo(dc0);
         }
+    }
+
+    private static bool IsZero(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+        {
+            if (v != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static void CopyOrClear(ReadOnlySpan<float> source, Span<float> destination)

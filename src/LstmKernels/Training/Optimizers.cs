@@ -12,12 +12,15 @@ public interface IOptimizer
 
 /// <summary>
 /// Stochastic gradient descent with optional momentum (PyTorch's form, <see cref="Kernels.SgdUpdate"/>):
-/// <c>v = μ·v + g; p −= lr·v</c>; with μ = 0 the seed's <c>w −= lr·grad</c>.
+/// <c>v = μ·v + g; p −= lr·v</c>; with μ = 0 the seed's <c>w −= lr·grad</c>. Built over one cell's
+/// <see cref="LstmParameters"/> or over a whole <see cref="LstmStackParameters"/>; its gradient has the same type.
 /// </summary>
 public sealed class SgdOptimizer : IOptimizer
 {
-    private readonly LstmParameters parameters;
+    private readonly LstmParameters? parameters;
     private readonly LstmParameters? velocity;
+    private readonly LstmStackParameters? stack;
+    private readonly float[]? stackVelocity;
 
     /// <summary>An optimizer for <paramref name="parameters"/>, updated in place.</summary>
     /// <param name="parameters">The weights to update.</param>
@@ -35,30 +38,62 @@ public sealed class SgdOptimizer : IOptimizer
         velocity = momentum == 0 ? null : new LstmParameters(parameters.InputSize, parameters.HiddenSize);
     }
 
+    /// <summary>An optimizer for every tensor of <paramref name="parameters"/> (both biases with <see cref="LstmBiasMode.Separate"/>, as PyTorch's), updated in place.</summary>
+    /// <param name="parameters">The weights to update.</param>
+    /// <param name="learningRate">lr (finite).</param>
+    /// <param name="momentum">μ in [0, 1); 0 for plain SGD (then no velocity is kept).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A rate is out of range.</exception>
+    public SgdOptimizer(LstmStackParameters parameters, float learningRate, float momentum = 0f)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Kernels.CheckSgd(learningRate, momentum, default, default, default);
+        stack = parameters;
+        LearningRate = learningRate;
+        Momentum = momentum;
+        stackVelocity = momentum == 0 ? null : new float[parameters.Values.Length];
+    }
+
     /// <summary>lr; may be changed between steps (a schedule).</summary>
     public float LearningRate { get; set; }
 
     /// <summary>μ.</summary>
     public float Momentum { get; }
 
+    /// <summary>Applies one update with <paramref name="gradient"/>, shaped like the stack this optimizer was built for; zero allocation.</summary>
+    /// <param name="gradient">The gradient; only read.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradient"/> has another layout than the parameters, or this optimizer was built for one cell's <see cref="LstmParameters"/>.</exception>
+    public void Update(LstmStackParameters gradient)
+    {
+        Gradients.CheckSameLayout(stack, gradient, nameof(gradient));
+        Kernels.SgdUpdate(LearningRate, Momentum, gradient.Values, stackVelocity, stack!.Values);
+    }
+
     /// <inheritdoc/>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="gradient"/> has other sizes than the parameters.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradient"/> has other sizes than the parameters, or this optimizer was built for an <see cref="LstmStackParameters"/>.</exception>
     public void Update(LstmParameters gradient)
     {
         Gradients.CheckSameShape(parameters, gradient, nameof(gradient));
-        Kernels.SgdUpdate(LearningRate, Momentum, gradient.WeightIh, velocity is null ? default : velocity.WeightIh, parameters.WeightIh);
+        Kernels.SgdUpdate(LearningRate, Momentum, gradient.WeightIh, velocity is null ? default : velocity.WeightIh, parameters!.WeightIh);
         Kernels.SgdUpdate(LearningRate, Momentum, gradient.WeightHh, velocity is null ? default : velocity.WeightHh, parameters.WeightHh);
         Kernels.SgdUpdate(LearningRate, Momentum, gradient.Bias, velocity is null ? default : velocity.Bias, parameters.Bias);
     }
 }
 
-/// <summary>Adam (<see cref="Kernels.AdamUpdate"/>), with its moment estimates shaped like the parameters.</summary>
+/// <summary>
+/// Adam (<see cref="Kernels.AdamUpdate"/>), with its moment estimates shaped like the parameters: one cell's
+/// <see cref="LstmParameters"/> or a whole <see cref="LstmStackParameters"/>.
+/// </summary>
 public sealed class AdamOptimizer : IOptimizer
 {
-    private readonly LstmParameters parameters;
-    private readonly LstmParameters m;
-    private readonly LstmParameters v;
+    private readonly LstmParameters? parameters;
+    private readonly LstmParameters? m;
+    private readonly LstmParameters? v;
+    private readonly LstmStackParameters? stack;
+    private readonly float[]? stackM;
+    private readonly float[]? stackV;
 
     /// <summary>An optimizer for <paramref name="parameters"/>, updated in place.</summary>
     /// <param name="parameters">The weights to update.</param>
@@ -81,6 +116,27 @@ public sealed class AdamOptimizer : IOptimizer
         v = new LstmParameters(parameters.InputSize, parameters.HiddenSize);
     }
 
+    /// <summary>An optimizer for every tensor of <paramref name="parameters"/> (both biases with <see cref="LstmBiasMode.Separate"/>, as PyTorch's), updated in place.</summary>
+    /// <param name="parameters">The weights to update.</param>
+    /// <param name="learningRate">lr, e.g. 1e-3.</param>
+    /// <param name="beta1">β₁ in [0, 1).</param>
+    /// <param name="beta2">β₂ in [0, 1).</param>
+    /// <param name="epsilon">ε &gt; 0.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A hyper-parameter is out of range.</exception>
+    public AdamOptimizer(LstmStackParameters parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Kernels.CheckAdam(learningRate, beta1, beta2, epsilon, 1, default, default, default, default);
+        stack = parameters;
+        LearningRate = learningRate;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        stackM = new float[parameters.Values.Length];
+        stackV = new float[parameters.Values.Length];
+    }
+
     /// <summary>lr; may be changed between steps.</summary>
     public float LearningRate { get; set; }
 
@@ -98,27 +154,49 @@ public sealed class AdamOptimizer : IOptimizer
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="gradient"/> has other sizes than the parameters.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradient"/> has other sizes than the parameters, or this optimizer was built for an <see cref="LstmStackParameters"/>.</exception>
     public void Update(LstmParameters gradient)
     {
         Gradients.CheckSameShape(parameters, gradient, nameof(gradient));
         int t = StepCount + 1;
-        Kernels.AdamUpdate(LearningRate, Beta1, Beta2, Epsilon, t, gradient.WeightIh, m.WeightIh, v.WeightIh, parameters.WeightIh);
+        Kernels.AdamUpdate(LearningRate, Beta1, Beta2, Epsilon, t, gradient.WeightIh, m!.WeightIh, v!.WeightIh, parameters!.WeightIh);
         Kernels.AdamUpdate(LearningRate, Beta1, Beta2, Epsilon, t, gradient.WeightHh, m.WeightHh, v.WeightHh, parameters.WeightHh);
         Kernels.AdamUpdate(LearningRate, Beta1, Beta2, Epsilon, t, gradient.Bias, m.Bias, v.Bias, parameters.Bias);
+        StepCount = t;
+    }
+
+    /// <summary>Applies one update with <paramref name="gradient"/>, shaped like the stack this optimizer was built for; zero allocation.</summary>
+    /// <param name="gradient">The gradient; only read.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradient"/> has another layout than the parameters, or this optimizer was built for one cell's <see cref="LstmParameters"/>.</exception>
+    public void Update(LstmStackParameters gradient)
+    {
+        Gradients.CheckSameLayout(stack, gradient, nameof(gradient));
+        int t = StepCount + 1;
+        Kernels.AdamUpdate(LearningRate, Beta1, Beta2, Epsilon, t, gradient.Values, stackM, stackV, stack!.Values);
         StepCount = t;
     }
 
     /// <summary>Forgets the moment estimates and the step count.</summary>
     public void Reset()
     {
-        Gradients.Clear(m);
-        Gradients.Clear(v);
+        if (m is not null)
+        {
+            Gradients.Clear(m);
+            Gradients.Clear(v!);
+        }
+
+        if (stackM is not null)
+        {
+            Array.Clear(stackM);
+            Array.Clear(stackV!);
+        }
+
         StepCount = 0;
     }
 }
 
-/// <summary>Helpers for gradients shaped like <see cref="LstmParameters"/>: clearing, the global norm, clipping.</summary>
+/// <summary>Helpers for gradients shaped like <see cref="LstmParameters"/> or <see cref="LstmStackParameters"/>: clearing, the global norm, clipping.</summary>
 public static class Gradients
 {
     /// <summary>Sets every weight and bias of <paramref name="gradient"/> to zero (before accumulating a new batch).</summary>
@@ -177,12 +255,84 @@ public static class Gradients
         return norm;
     }
 
-    internal static void CheckSameShape(LstmParameters parameters, LstmParameters gradient, string paramName)
+    /// <summary>Sets every value of <paramref name="gradient"/> to zero (before accumulating a new batch).</summary>
+    /// <param name="gradient">The gradient.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
+    public static void Clear(LstmStackParameters gradient)
+    {
+        ArgumentNullException.ThrowIfNull(gradient);
+        gradient.Values.Clear();
+    }
+
+    /// <summary>
+    /// The global L2 norm <c>√(Σ g²)</c> over every tensor, plus <paramref name="extra"/>: PyTorch's
+    /// <c>clip_grad_norm_</c> norm over <c>model.parameters()</c> (so both biases with <see cref="LstmBiasMode.Separate"/>).
+    /// </summary>
+    /// <param name="gradient">The gradient.</param>
+    /// <param name="extra">More gradient values to include (e.g. an output layer's), or empty.</param>
+    /// <returns>The norm; ∞ when the sum of squares overflows float, NaN when a value is NaN.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
+    public static float GlobalNorm(LstmStackParameters gradient, ReadOnlySpan<float> extra)
+    {
+        ArgumentNullException.ThrowIfNull(gradient);
+        double sum = (double)System.Numerics.Tensors.TensorPrimitives.SumOfSquares<float>(gradient.Values)
+            + System.Numerics.Tensors.TensorPrimitives.SumOfSquares(extra);
+        return (float)Math.Sqrt(sum);
+    }
+
+    /// <summary>
+    /// Clipping by global norm over every tensor of the stack and <paramref name="extra"/>, as PyTorch's
+    /// <c>clip_grad_norm_</c>: when <c>‖g‖ &gt; maxNorm</c>, scales every value by <c>maxNorm / ‖g‖</c>.
+    /// </summary>
+    /// <param name="gradient">The gradient, scaled in place.</param>
+    /// <param name="extra">More gradient values in the same norm (e.g. an output layer's), or empty.</param>
+    /// <param name="maxNorm">The largest norm allowed (positive).</param>
+    /// <returns>The norm before clipping. A non-finite norm leaves the gradient unchanged, so the caller can skip the step.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxNorm"/> is not positive and finite.</exception>
+    public static float ClipByGlobalNorm(LstmStackParameters gradient, Span<float> extra, float maxNorm)
+    {
+        if (!(maxNorm > 0 && float.IsFinite(maxNorm)))
+        {
+            ThrowHelper.OutOfRange(nameof(maxNorm), maxNorm, "must be positive and finite");
+        }
+
+        float norm = GlobalNorm(gradient, extra);
+        if (norm > maxNorm && float.IsFinite(norm))
+        {
+            float scale = maxNorm / norm;
+            System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.Values, scale, gradient.Values);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(extra, scale, extra);
+        }
+
+        return norm;
+    }
+
+    internal static void CheckSameShape(LstmParameters? parameters, LstmParameters gradient, string paramName)
     {
         ArgumentNullException.ThrowIfNull(gradient, paramName);
+        if (parameters is null)
+        {
+            ThrowHelper.Argument(paramName, "This optimizer was built for LstmStackParameters; pass the gradient as LstmStackParameters.");
+        }
+
         if (gradient.InputSize != parameters.InputSize || gradient.HiddenSize != parameters.HiddenSize)
         {
             ThrowHelper.Argument(paramName, "The gradient must have the sizes of the parameters.");
+        }
+    }
+
+    internal static void CheckSameLayout(LstmStackParameters? parameters, LstmStackParameters gradient, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(gradient, paramName);
+        if (parameters is null)
+        {
+            ThrowHelper.Argument(paramName, "This optimizer was built for one cell's LstmParameters; pass the gradient as LstmParameters.");
+        }
+
+        if (!parameters.SameLayout(gradient))
+        {
+            ThrowHelper.Argument(paramName, "The gradient must have the layout of the parameters (sizes, layers, directions, projections and bias mode).");
         }
     }
 }

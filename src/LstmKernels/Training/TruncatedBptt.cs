@@ -25,16 +25,32 @@ public sealed class TruncatedBptt
     /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
     public TruncatedBptt(LstmParameters parameters, int batchSize, int window)
+        : this(parameters, batchSize, window, bias: true)
+    {
+    }
+
+    /// <summary>Allocates the caches, for a layer with or without a bias (see <see cref="LstmBptt(LstmParameters, int, int, bool)"/>).</summary>
+    /// <param name="parameters">The weights to train; read (not copied) at every call.</param>
+    /// <param name="batchSize">B, the number of parallel streams (at least 1).</param>
+    /// <param name="window">k, the longest window (at least 1).</param>
+    /// <param name="bias">False for a layer without a bias: it must be zero, and it stays zero (no gradient).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="bias"/> is false and the parameters' bias is not zero.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
+    public TruncatedBptt(LstmParameters parameters, int batchSize, int window, bool bias)
     {
         // Checked here so that the exception names this constructor's parameter, not LstmBptt's maxSteps.
         ThrowHelper.CheckSize(window, nameof(window));
-        bptt = new LstmBptt(parameters, batchSize, window);
+        bptt = new LstmBptt(parameters, batchSize, window, bias);
         h = new float[batchSize * parameters.HiddenSize];
         c = new float[batchSize * parameters.HiddenSize];
     }
 
     /// <summary>k, the longest window.</summary>
     public int Window => bptt.MaxSteps;
+
+    /// <summary>Whether the layer has a bias (false: it stays zero and takes no gradient).</summary>
+    public bool HasBias => bptt.HasBias;
 
     /// <summary>The carried hidden state <c>[B, H]</c>; writable.</summary>
     public Span<float> HiddenState => h;

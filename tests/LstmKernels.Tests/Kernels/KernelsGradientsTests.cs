@@ -16,6 +16,41 @@ public sealed class KernelsGradientsTests
 
     public static TheoryData<bool> KernelAndTwin => [false, true];
 
+    // ---------------------------------------------------------------- GemmAccumulateUnchecked (internal: the trainer's projection products)
+
+    /// <summary>
+    /// The internal general product behind the public gradient kernels, at the row counts the projection needs (P, any):
+    /// <c>C += A·B</c> with A row-major <c>[M, P]</c> (<c>dM = dH·W_hr</c>) or transposed <c>[P, M]</c> (<c>dW_hr += dHᵀ·M</c>),
+    /// sizes 0, 1 and around every vector width, against the double sum within the gradient-sum bound; the guard floats
+    /// around C stay intact.
+    /// </summary>
+    [Property(MaxTest = 150)]
+    public void GemmAccumulateUnchecked_MatchesExactSums(byte mIndex, byte nIndex, byte pIndex, bool transposed, int seed)
+    {
+        int[] sizes = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65];
+        int m = sizes[mIndex % sizes.Length], n = sizes[nIndex % sizes.Length], k = sizes[pIndex % sizes.Length];
+        float[] a = Generators.Fill(m * k, Dist.Unit, seed), b = Generators.Fill(k * n, Dist.Unit, seed + 1), initial = Generators.Fill(m * n, Dist.Unit, seed + 2);
+        var c = new Guarded(initial);
+        int sam = transposed ? 1 : k, sap = transposed ? m : 1;
+        Kernels.GemmAccumulateUnchecked(m, n, k, a, sam, sap, b, c.Span);
+        c.AssertIntact($"C M = {m}, N = {n}, P = {k}");
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double exact = initial[(i * n) + j], magnitude = Math.Abs(initial[(i * n) + j]);
+                for (int q = 0; q < k; q++)
+                {
+                    double term = (double)a[(i * sam) + (q * sap)] * b[(q * n) + j];
+                    exact += term;
+                    magnitude += Math.Abs(term);
+                }
+
+                Check.Near(exact, c.Span[(i * n) + j], Tolerances.GradientSum(k, magnitude), $"C M = {m}, N = {n}, P = {k}, transposed = {transposed}", (i * n) + j);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- AccumulateWeightGradient / AccumulateBiasGradient
 
     [Property(MaxTest = 120)]

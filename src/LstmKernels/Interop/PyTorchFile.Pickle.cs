@@ -1,0 +1,329 @@
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text;
+
+namespace LstmKernels.Interop;
+
+public static partial class PyTorchFile
+{
+    /// <summary>
+    /// A restricted unpickler: it builds values (None, bool, int, str, tuple, dict, the allowed globals, storages and
+    /// tensors) and never calls anything of the file's choosing. Only the opcodes torch.save's pickles use are read,
+    /// every length is checked against the bytes left before anything is allocated, and the stack, the marks and the
+    /// memo are capped, so a hostile pickle costs memory in proportion to its size at most.
+    /// </summary>
+    private sealed partial class Unpickler(byte[] data, Archive archive)
+    {
+        private const int MaxStack = 1 << 20;
+        private const int MaxMarks = 1 << 12;
+        private const int MaxMemo = 1 << 20;
+        private const int MaxGlobalLine = 1024;
+
+        private readonly List<object?> stack = [];
+        private readonly List<int> marks = [];
+        private readonly Dictionary<long, object?> memo = [];
+        private int at;
+        private int opcodeAt;
+
+        /// <summary>Runs the pickle to its STOP and returns the one value it leaves.</summary>
+        public object? Run()
+        {
+            if (data.Length == 0 || data[0] != 0x80)
+            {
+                Fail("no PROTO at its start (protocols 2 to 5 are read; torch writes 2)");
+            }
+
+            while (true)
+            {
+                if (at >= data.Length)
+                {
+                    Fail("the pickle ends without STOP (truncated)");
+                }
+
+                opcodeAt = at;
+                byte op = data[at++];
+                switch (op)
+                {
+                    case 0x80: // PROTO
+                        int protocol = Take(1)[0];
+                        if (opcodeAt != 0 || protocol is < 2 or > 5)
+                        {
+                            Fail($"PROTO {protocol} (protocols 2 to 5 are read, and PROTO comes first)");
+                        }
+
+                        break;
+                    case 0x95: // FRAME: protocol 4 framing, a hint of the bytes that follow.
+                        if (BinaryPrimitives.ReadUInt64LittleEndian(Take(8)) > (ulong)(data.Length - at))
+                        {
+                            Fail("a FRAME longer than the pickle");
+                        }
+
+                        break;
+                    case (byte)'.': // STOP
+                        if (marks.Count != 0 || stack.Count != 1 || at != data.Length)
+                        {
+                            Fail($"STOP with {stack.Count} values and {marks.Count} marks on the stack and {data.Length - at} bytes after it (expected one value, no mark, the end)");
+                        }
+
+                        return stack[0];
+                    case (byte)'(': // MARK
+                        if (marks.Count >= MaxMarks)
+                        {
+                            Fail($"more than {MaxMarks} nested MARKs");
+                        }
+
+                        marks.Add(stack.Count);
+                        break;
+                    case (byte)')': // EMPTY_TUPLE
+                        Push(Array.Empty<object?>());
+                        break;
+                    case (byte)'t': // TUPLE
+                        Push(PopToMark());
+                        break;
+                    case 0x85: // TUPLE1
+                    case 0x86: // TUPLE2
+                    case 0x87: // TUPLE3
+                        Push(PopMany(op - 0x84));
+                        break;
+                    case (byte)'}': // EMPTY_DICT
+                        Push(new PickleDict(ordered: false));
+                        break;
+                    case (byte)'s': // SETITEM
+                        object?[] pair = PopMany(2);
+                        Dict("SETITEM").Items.Add((pair[0], pair[1]));
+                        break;
+                    case (byte)'u': // SETITEMS
+                        object?[] items = PopToMark();
+                        if (items.Length % 2 != 0)
+                        {
+                            Fail($"SETITEMS with an odd number ({items.Length}) of keys and values");
+                        }
+
+                        PickleDict target = Dict("SETITEMS");
+                        for (int k = 0; k < items.Length; k += 2)
+                        {
+                            target.Items.Add((items[k], items[k + 1]));
+                        }
+
+                        break;
+                    case (byte)'J': // BININT
+                        Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4)));
+                        break;
+                    case (byte)'K': // BININT1
+                        Push((long)Take(1)[0]);
+                        break;
+                    case (byte)'M': // BININT2
+                        Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2)));
+                        break;
+                    case 0x8A: // LONG1: n bytes of two's complement, little-endian.
+                        Push(Long1());
+                        break;
+                    case (byte)'N': // NONE
+                        Push(null);
+                        break;
+                    case 0x88: // NEWTRUE
+                        Push(true);
+                        break;
+                    case 0x89: // NEWFALSE
+                        Push(false);
+                        break;
+                    case (byte)'X': // BINUNICODE
+                        Push(Text(BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
+                        break;
+                    case 0x8C: // SHORT_BINUNICODE
+                        Push(Text(Take(1)[0]));
+                        break;
+                    case (byte)'c': // GLOBAL "module\nname\n"
+                        string module = Line();
+                        Push(Resolve(module, Line()));
+                        break;
+                    case 0x93: // STACK_GLOBAL
+                        object?[] names = PopMany(2);
+                        Push(names is [string m, string n] ? Resolve(m, n) : Fail<PickleGlobal>("STACK_GLOBAL on values that are not two strs"));
+                        break;
+                    case (byte)'R': // REDUCE
+                        object?[] call = PopMany(2);
+                        Push(Reduce(call[0], call[1]));
+                        break;
+                    case (byte)'b': // BUILD
+                        object? state = PopMany(1)[0];
+                        object? built = stack.Count > Floor() ? stack[^1] : null;
+                        if (built is not PickleDict || state is not PickleDict)
+                        {
+                            Fail($"BUILD of {Describe(built)} with {Describe(state)} (only a dict's attributes, such as a state_dict's _metadata, are accepted)");
+                        }
+
+                        break;
+                    case (byte)'Q': // BINPERSID
+                        Push(archive.Load(PopMany(1)[0]));
+                        break;
+                    case (byte)'q': // BINPUT
+                        Put(Take(1)[0]);
+                        break;
+                    case (byte)'r': // LONG_BINPUT
+                        Put(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
+                        break;
+                    case 0x94: // MEMOIZE
+                        Put(memo.Count);
+                        break;
+                    case (byte)'h': // BINGET
+                        Push(Get(Take(1)[0]));
+                        break;
+                    case (byte)'j': // LONG_BINGET
+                        Push(Get(BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
+                        break;
+                    default:
+                        Fail($"opcode {OpcodeName(op)} (0x{op:X2}), which a state_dict does not need");
+                        break;
+                }
+            }
+        }
+
+        private object Reduce(object? callable, object? arguments)
+        {
+            if (callable is not PickleGlobal global || arguments is not object?[] args)
+            {
+                return Fail<object>($"REDUCE of {Describe(callable)} with {Describe(arguments)} (only the allow-listed functions are called, with a tuple)");
+            }
+
+            switch (global)
+            {
+                case PickleGlobal.OrderedDict when args.Length == 0:
+                    return new PickleDict(ordered: true);
+                case PickleGlobal.RebuildTensorV2:
+                    return archive.Rebuild(args);
+                case PickleGlobal.RebuildParameter when args is [TensorValue tensor, bool, PickleDict]:
+                    return tensor;
+                default:
+                    return Fail<object>($"REDUCE of {Name(global)} with {Describe(args)}, which a state_dict does not do");
+            }
+        }
+
+        private ReadOnlySpan<byte> Take(int count)
+        {
+            if (count > data.Length - at)
+            {
+                Fail($"{count} bytes wanted, {data.Length - at} left (truncated)");
+            }
+
+            at += count;
+            return data.AsSpan(at - count, count);
+        }
+
+        private string Text(uint length)
+        {
+            if (length > (uint)(data.Length - at))
+            {
+                Fail($"a string of {length} bytes with {data.Length - at} left (truncated)");
+            }
+
+            try
+            {
+                return new UTF8Encoding(false, true).GetString(Take((int)length));
+            }
+            catch (DecoderFallbackException)
+            {
+                return Fail<string>("a string that is not valid UTF-8");
+            }
+        }
+
+        private string Line()
+        {
+            int end = data.AsSpan(at, Math.Min(MaxGlobalLine, data.Length - at)).IndexOf((byte)'\n');
+            if (end < 0)
+            {
+                Fail($"a GLOBAL name without its newline within {MaxGlobalLine} bytes");
+            }
+
+            string text = Text((uint)end);
+            at++;
+            return text;
+        }
+
+        private long Long1()
+        {
+            ReadOnlySpan<byte> bytes = Take(Take(1)[0]);
+            if (bytes.Length > 8)
+            {
+                Fail($"LONG1 of {bytes.Length} bytes (integers of at most 8 bytes are read)");
+            }
+
+            long value = 0;
+            for (int k = bytes.Length - 1; k >= 0; k--)
+            {
+                value = (value << 8) | bytes[k];
+            }
+
+            // Sign-extend from the top bit of the last byte.
+            int unused = 64 - (8 * bytes.Length);
+            return bytes.IsEmpty ? 0 : (value << unused) >> unused;
+        }
+
+        private int Floor() => marks.Count == 0 ? 0 : marks[^1];
+
+        private void Push(object? value)
+        {
+            if (stack.Count >= MaxStack)
+            {
+                Fail($"more than {MaxStack} values on the stack");
+            }
+
+            stack.Add(value);
+        }
+
+        /// <summary>Pops <paramref name="count"/> values above the last mark, in stack order.</summary>
+        private object?[] PopMany(int count)
+        {
+            int floor = Floor();
+            if (stack.Count - floor < count)
+            {
+                Fail($"{count} values wanted and {stack.Count - floor} on the stack above the mark");
+            }
+
+            object?[] values = stack.GetRange(stack.Count - count, count).ToArray();
+            stack.RemoveRange(stack.Count - count, count);
+            return values;
+        }
+
+        private object?[] PopToMark()
+        {
+            if (marks.Count == 0)
+            {
+                Fail("no MARK to pop to");
+            }
+
+            int floor = marks[^1];
+            marks.RemoveAt(marks.Count - 1);
+            object?[] values = stack.GetRange(floor, stack.Count - floor).ToArray();
+            stack.RemoveRange(floor, stack.Count - floor);
+            return values;
+        }
+
+        private PickleDict Dict(string opcode) =>
+            stack.Count > Floor() && stack[^1] is PickleDict dict ? dict : Fail<PickleDict>($"{opcode} on {(stack.Count > Floor() ? Describe(stack[^1]) : "an empty stack")}, not a dict");
+
+        private void Put(long index)
+        {
+            if (stack.Count <= Floor())
+            {
+                Fail("a memo PUT with nothing on the stack");
+            }
+
+            if (memo.Count >= MaxMemo && !memo.ContainsKey(index))
+            {
+                Fail($"more than {MaxMemo} memo entries");
+            }
+
+            memo[index] = stack[^1];
+        }
+
+        private object? Get(long index) => memo.TryGetValue(index, out object? value) ? value : Fail<object?>($"a memo GET of entry {index}, which was never PUT");
+
+        [DoesNotReturn]
+        private void Fail(string problem) => Fail<object>(problem);
+
+        [DoesNotReturn]
+        private T Fail<T>(string problem) => InteropThrow.Invalid<T>(Format, $"the pickle (data.pkl, byte {opcodeAt}) has {problem}.");
+    }
+}
