@@ -158,6 +158,7 @@ public sealed class EdgeBadInputTests
         var tbptt = new TruncatedBptt(p, 1, 2);
         var referenceLstm = new ReferenceLstm([p]);
         string missingFile = Path.Combine(Path.GetTempPath(), "lstmkernels-no-such-file.safetensors");
+        string missingOnnx = Path.Combine(Path.GetTempPath(), "lstmkernels-no-such-file.onnx");
 
         return
         [
@@ -369,6 +370,13 @@ public sealed class EdgeBadInputTests
             new("NpyFile.Write", "tensor", "null", typeof(ArgumentNullException), () => NpyFile.Write(null!)),
             new("NpzFile.Read", null, "not a valid .npz of float arrays, or over maxUncompressedBytes", typeof(InvalidDataException), () => NpzFile.Read(new byte[9])),
             new("NpzFile.Write", "tensors", "null", typeof(ArgumentNullException), () => NpzFile.Write(null!)),
+            new("OnnxFile.ReadLstm", "path", "null", typeof(ArgumentNullException), () => OnnxFile.ReadLstm((string)null!)),
+            new("OnnxFile.ReadLstm", null, "the file does not exist", typeof(FileNotFoundException), () => OnnxFile.ReadLstm(missingOnnx)),
+            new("OnnxFile.ReadLstm(bytes)", null, "not an ONNX model of LSTM nodes the reader understands (the message names the node and its op), or external data without the model's folder", typeof(InvalidDataException), () => OnnxFile.ReadLstm(new byte[] { 0x0A, 0x05 })),
+            new("OnnxFile.ReadLstm", "options", "sets more than Precision and StepThreads, or cannot run the model (a reduced precision with peepholes, clip, …)", typeof(ArgumentException), () => OnnxFile.ReadLstm(OnnxFile.Write(lstm), new LstmOptions { Clip = 1f })),
+            new("OnnxFile.Write", "lstm", "null", typeof(ArgumentNullException), () => OnnxFile.Write(null!)),
+            new("OnnxFile.Write", "lstm", "the LSTM has projections (proj_size)", typeof(ArgumentException), () => OnnxFile.Write(Lstm.CreateProjected([ProjectedLstmParameters.CreateRandom(I, H, 2, 1)]))),
+            new("OnnxFile.WriteFile", "path", "null", typeof(ArgumentNullException), () => OnnxFile.WriteFile(lstm, null!)),
         ];
     }
 

@@ -36,6 +36,18 @@ public sealed class FuzzTests
         bytes => NpzFile.Read(bytes, 1 << 20),
         3);
 
+    [Fact]
+    public void Fuzz_OnnxWritten() => Fuzz(
+        OnnxFile.Write(OnnxFileTests.Create(new OnnxWriteConfig(3, 4, 2, LstmDirection.Bidirectional, true, true, true, 2f, false, LstmActivation.Sigmoid, LstmActivation.Tanh, LstmActivation.Tanh, WeightPrecision.Float32, 1, 1, 4))),
+        bytes => OnnxFile.ReadLstm(bytes),
+        4);
+
+    [Fact]
+    public void Fuzz_OnnxFromPyTorch() => Fuzz(
+        File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "torch_2layer_bidirectional_batchfirst_opset17.onnx")),
+        bytes => OnnxFile.ReadLstm(bytes),
+        5);
+
     /// <summary>A torch.save archive of PyTorch 1.13.1 (a 2-layer stack), mutated as a whole.</summary>
     [Fact]
     public void Fuzz_PyTorchFile() => Fuzz(File.ReadAllBytes(PyTorchFixture("stack.pt")), bytes => PyTorchFile.Read(bytes), 4);

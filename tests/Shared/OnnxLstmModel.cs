@@ -1,11 +1,10 @@
-using System.Text;
+using LstmKernels.Interop.Onnx;
 
 namespace LstmKernels.Testing;
 
 /// <summary>
-/// Writes an ONNX model holding one <c>LSTM</c> node, as protobuf bytes, with no ONNX or protobuf package: the
-/// few messages needed (ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto) are
-/// encoded by hand. Weights and biases go in as initializers; X, and optionally sequence_lens, initial_h,
+/// Writes an ONNX model holding one <c>LSTM</c> node, as protobuf bytes, with the library's generated ONNX types
+/// (<see cref="OnnxProto"/>). Weights and biases go in as initializers; X, and optionally sequence_lens, initial_h,
 /// initial_c, are graph inputs. Shared by the benchmarks (ONNX Runtime as the peer) and the tests (ONNX Runtime
 /// as an oracle); linked into both projects, not part of the library.
 /// </summary>
@@ -64,135 +63,59 @@ public sealed class OnnxLstmModel
     public byte[] ToBytes()
     {
         int d = Directions, h = HiddenSize;
-        ProtoWriter node = NodeInputs(B is not null, WithSequenceLengths, WithInitialState, P is not null);
-        foreach (string output in (string[])["Y", "Y_h", "Y_c"])
-        {
-            node.String(2, output);
-        }
-
-        node.String(3, "lstm");
-        node.String(4, "LSTM");
-        node.Message(5, IntAttribute("hidden_size", h));
-        node.Message(5, StringAttribute("direction", Direction));
-        node.Message(5, IntAttribute("layout", Layout));
-        node.Message(5, IntAttribute("input_forget", InputForget));
-        if (Clip is float clip)
-        {
-            node.Message(5, FloatAttribute("clip", clip));
-        }
-
-        var graph = new ProtoWriter();
-        graph.Message(1, node);
-        graph.String(2, "lstm_graph");
-        graph.Message(5, Tensor("W", [d, 4 * h, InputSize], W));
-        graph.Message(5, Tensor("R", [d, 4 * h, h], R));
-        if (B is not null)
-        {
-            graph.Message(5, Tensor("B", [d, 8 * h], B));
-        }
-
-        if (P is not null)
-        {
-            graph.Message(5, Tensor("P", [d, 3 * h], P));
-        }
-
-        long[] x = Layout == 0 ? [SequenceLength, BatchSize, InputSize] : [BatchSize, SequenceLength, InputSize];
-        graph.Message(11, OnnxProto.ValueInfo("X", FloatType, x));
-        if (WithSequenceLengths)
-        {
-            graph.Message(11, OnnxProto.ValueInfo("sequence_lens", Int32Type, [BatchSize]));
-        }
-
-        long[] state = Layout == 0 ? [d, BatchSize, h] : [BatchSize, d, h];
-        if (WithInitialState)
-        {
-            graph.Message(11, OnnxProto.ValueInfo("initial_h", FloatType, state));
-            graph.Message(11, OnnxProto.ValueInfo("initial_c", FloatType, state));
-        }
-
-        long[] y = Layout == 0 ? [SequenceLength, d, BatchSize, h] : [BatchSize, SequenceLength, d, h];
-        graph.Message(12, OnnxProto.ValueInfo("Y", FloatType, y));
-        graph.Message(12, OnnxProto.ValueInfo("Y_h", FloatType, state));
-        graph.Message(12, OnnxProto.ValueInfo("Y_c", FloatType, state));
-
-        return OnnxProto.Model(graph, "LstmKernels", opset: 14);
-    }
-
-    private static ProtoWriter NodeInputs(bool b, bool lengths, bool state, bool p)
-    {
         // Positional inputs, "" for an omitted optional one; trailing omitted ones are left out, as ONNX allows.
-        string[] inputs = ["X", "W", "R", b ? "B" : "", lengths ? "sequence_lens" : "", state ? "initial_h" : "", state ? "initial_c" : "", p ? "P" : ""];
+        string[] inputs = ["X", "W", "R", B is not null ? "B" : "", WithSequenceLengths ? "sequence_lens" : "", WithInitialState ? "initial_h" : "",
+            WithInitialState ? "initial_c" : "", P is not null ? "P" : ""];
         int count = inputs.Length;
         while (count > 3 && inputs[count - 1].Length == 0)
         {
             count--;
         }
 
-        var node = new ProtoWriter();
-        for (int k = 0; k < count; k++)
+        var node = new NodeProto { Name = "lstm", OpType = "LSTM" };
+        node.Input.Add(inputs[..count]);
+        node.Output.Add(["Y", "Y_h", "Y_c"]);
+        node.Attribute.Add(OnnxProto.Attribute("hidden_size", (long)h));
+        node.Attribute.Add(OnnxProto.Attribute("direction", Direction));
+        node.Attribute.Add(OnnxProto.Attribute("layout", (long)Layout));
+        node.Attribute.Add(OnnxProto.Attribute("input_forget", (long)InputForget));
+        if (Clip is float clip)
         {
-            node.String(1, inputs[k]);
+            node.Attribute.Add(OnnxProto.Attribute("clip", clip));
         }
 
-        return node;
-    }
-
-    private static ProtoWriter IntAttribute(string name, long value)
-    {
-        var a = new ProtoWriter();
-        a.String(1, name);
-        a.Varint(3, (ulong)value);
-        a.Varint(20, 2);
-        return a;
-    }
-
-    private static ProtoWriter FloatAttribute(string name, float value)
-    {
-        var a = new ProtoWriter();
-        a.String(1, name);
-        a.Fixed32(2, BitConverter.SingleToUInt32Bits(value));
-        a.Varint(20, 1);
-        return a;
-    }
-
-    private static ProtoWriter StringAttribute(string name, string value)
-    {
-        var a = new ProtoWriter();
-        a.String(1, name);
-        a.Bytes(4, Encoding.UTF8.GetBytes(value));
-        a.Varint(20, 3);
-        return a;
-    }
-
-    private static ProtoWriter Tensor(string name, long[] dims, float[] values)
-    {
-        long expected = 1;
-        foreach (long dim in dims)
+        var graph = new GraphProto { Name = "lstm_graph" };
+        graph.Node.Add(node);
+        graph.Initializer.Add(OnnxProto.Tensor("W", [d, 4 * h, InputSize], W));
+        graph.Initializer.Add(OnnxProto.Tensor("R", [d, 4 * h, h], R));
+        if (B is not null)
         {
-            expected *= dim;
+            graph.Initializer.Add(OnnxProto.Tensor("B", [d, 8 * h], B));
         }
 
-        if (values.Length != expected)
+        if (P is not null)
         {
-            throw new ArgumentException($"Tensor '{name}' has {values.Length} values; its shape [{string.Join(", ", dims)}] needs {expected}.", name);
+            graph.Initializer.Add(OnnxProto.Tensor("P", [d, 3 * h], P));
         }
 
-        var t = new ProtoWriter();
-        foreach (long dim in dims)
+        long[] x = Layout == 0 ? [SequenceLength, BatchSize, InputSize] : [BatchSize, SequenceLength, InputSize];
+        graph.Input.Add(OnnxProto.ValueInfo("X", FloatType, x));
+        if (WithSequenceLengths)
         {
-            t.Varint(1, (ulong)dim);
+            graph.Input.Add(OnnxProto.ValueInfo("sequence_lens", Int32Type, [BatchSize]));
         }
 
-        t.Varint(2, FloatType);
-        t.String(8, name);
-        byte[] raw = new byte[values.Length * sizeof(float)];
-        Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
-        if (!BitConverter.IsLittleEndian)
+        long[] state = Layout == 0 ? [d, BatchSize, h] : [BatchSize, d, h];
+        if (WithInitialState)
         {
-            throw new PlatformNotSupportedException("ONNX raw_data is little-endian.");
+            graph.Input.Add(OnnxProto.ValueInfo("initial_h", FloatType, state));
+            graph.Input.Add(OnnxProto.ValueInfo("initial_c", FloatType, state));
         }
 
-        t.Bytes(9, raw);
-        return t;
+        long[] y = Layout == 0 ? [SequenceLength, d, BatchSize, h] : [BatchSize, SequenceLength, d, h];
+        graph.Output.Add(OnnxProto.ValueInfo("Y", FloatType, y));
+        graph.Output.Add(OnnxProto.ValueInfo("Y_h", FloatType, state));
+        graph.Output.Add(OnnxProto.ValueInfo("Y_c", FloatType, state));
+        return OnnxProto.Model(graph, "LstmKernels", opset: 14);
     }
 }

@@ -1,108 +1,80 @@
-using System.Buffers;
-using System.Text;
+using Google.Protobuf;
+using LstmKernels.Interop.Onnx;
 
 namespace LstmKernels.Testing;
 
 /// <summary>
-/// A protobuf message being written by hand: fields appended in order (varint, fixed32, length-delimited). Enough
-/// for the few ONNX messages the test and benchmark models need, with no protobuf package.
+/// ONNX message pieces shared by the test and benchmark model writers, built on the library's own generated protobuf
+/// types (src/LstmKernels/Interop/Onnx/onnx_subset.proto, internal; visible to the tests and benchmarks).
 /// </summary>
-internal sealed class ProtoWriter
-{
-    private readonly ArrayBufferWriter<byte> buffer = new();
-
-    public void Varint(int field, ulong value)
-    {
-        Key(field, 0);
-        Raw(value);
-    }
-
-    public void Fixed32(int field, uint value)
-    {
-        Key(field, 5);
-        Span<byte> b = buffer.GetSpan(4);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(b, value);
-        buffer.Advance(4);
-    }
-
-    public void Bytes(int field, ReadOnlySpan<byte> value)
-    {
-        Key(field, 2);
-        Raw((ulong)value.Length);
-        buffer.Write(value);
-    }
-
-    public void String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
-
-    public void Message(int field, ProtoWriter value) => Bytes(field, value.buffer.WrittenSpan);
-
-    public byte[] ToArray() => buffer.WrittenSpan.ToArray();
-
-    private void Key(int field, int wireType) => Raw(((ulong)field << 3) | (uint)wireType);
-
-    private void Raw(ulong value)
-    {
-        while (value >= 0x80)
-        {
-            buffer.Write([(byte)(value | 0x80)]);
-            value >>= 7;
-        }
-
-        buffer.Write([(byte)value]);
-    }
-}
-
-/// <summary>ONNX message pieces shared by the model writers.</summary>
 internal static class OnnxProto
 {
-    public const int Float = 1;
-    public const int Int32 = 6;
+    public const int Float = (int)TensorProto.Types.DataType.Float;
+    public const int Int32 = (int)TensorProto.Types.DataType.Int32;
 
     /// <summary>A ValueInfoProto: a tensor of <paramref name="elementType"/>; no shape when null; a dimension ≤ 0 is symbolic.</summary>
-    public static ProtoWriter ValueInfo(string name, int elementType, long[]? shape)
+    public static ValueInfoProto ValueInfo(string name, int elementType, long[]? shape)
     {
-        var tensor = new ProtoWriter();
-        tensor.Varint(1, (ulong)elementType);
+        var tensor = new TypeProto.Types.Tensor { ElemType = elementType };
         if (shape is not null)
         {
-            var s = new ProtoWriter();
+            tensor.Shape = new TensorShapeProto();
             foreach (long d in shape)
             {
-                var dim = new ProtoWriter();
-                if (d > 0)
-                {
-                    dim.Varint(1, (ulong)d);
-                }
-                else
-                {
-                    dim.String(2, "n");
-                }
-
-                s.Message(1, dim);
+                tensor.Shape.Dim.Add(d > 0 ? new TensorShapeProto.Types.Dimension { DimValue = d } : new TensorShapeProto.Types.Dimension { DimParam = "n" });
             }
-
-            tensor.Message(2, s);
         }
 
-        var type = new ProtoWriter();
-        type.Message(1, tensor);
-        var info = new ProtoWriter();
-        info.String(1, name);
-        info.Message(2, type);
-        return info;
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
+    }
+
+    /// <summary>A float tensor with its values as little-endian raw_data.</summary>
+    public static TensorProto Tensor(string name, long[] dims, float[] values)
+    {
+        long expected = 1;
+        foreach (long dim in dims)
+        {
+            expected *= dim;
+        }
+
+        if (values.Length != expected)
+        {
+            throw new ArgumentException($"Tensor '{name}' has {values.Length} values; its shape [{string.Join(", ", dims)}] needs {expected}.", name);
+        }
+
+        byte[] raw = new byte[values.Length * sizeof(float)];
+        for (int k = 0; k < values.Length; k++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(raw.AsSpan(4 * k), values[k]);
+        }
+
+        var t = new TensorProto { Name = name, DataType = Float, RawData = ByteString.CopyFrom(raw) };
+        t.Dims.Add(dims);
+        return t;
+    }
+
+    public static AttributeProto Attribute(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    public static AttributeProto Attribute(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
+    public static AttributeProto Attribute(string name, string value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+
+    public static AttributeProto Attribute(string name, string[] values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Strings };
+        foreach (string s in values)
+        {
+            a.Strings.Add(ByteString.CopyFromUtf8(s));
+        }
+
+        return a;
     }
 
     /// <summary>A ModelProto around <paramref name="graph"/>: IR version 8, the default domain at <paramref name="opset"/>.</summary>
-    public static byte[] Model(ProtoWriter graph, string producer, int opset)
+    public static byte[] Model(GraphProto graph, string producer, int opset)
     {
-        var opsetId = new ProtoWriter();
-        opsetId.String(1, string.Empty);
-        opsetId.Varint(2, (ulong)opset);
-        var model = new ProtoWriter();
-        model.Varint(1, 8);
-        model.String(2, producer);
-        model.Message(7, graph);
-        model.Message(8, opsetId);
-        return model.ToArray();
+        var model = new ModelProto { IrVersion = 8, ProducerName = producer, Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = opset });
+        return model.ToByteArray();
     }
 }
