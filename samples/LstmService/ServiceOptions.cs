@@ -12,8 +12,8 @@ public sealed record class ServiceOptions
     /// <summary>The command-line help.</summary>
     public const string Usage = """
         usage: LstmService [options]
-          --model PATH          a PyTorch nn.LSTM state_dict: .safetensors or .pt/.pth (torch.save); forward, any layers;
-                                proj_size allowed in float32
+          --model PATH          a PyTorch nn.LSTM state_dict (.safetensors, or .pt/.pth from torch.save) or an ONNX model
+                                (.onnx, e.g. from torch.onnx.export); forward, any layers; proj_size allowed in float32
           --prefix NAME         the LSTM's prefix in the state_dict, e.g. "lstm." (default: none)
           --precision P         float32 | bfloat16 | int8: how the weights are stored (default float32)
           --max-streams N       the most gRPC streams open at once; one more gets RESOURCE_EXHAUSTED (default 1024)

@@ -152,5 +152,14 @@ public sealed class ServiceInfoTests
 
         Assert.Throws<FileNotFoundException>(() => LstmServiceApp.Build(new ServiceOptions { ModelPath = path, Urls = "http://127.0.0.1:0" }));
         Assert.Contains(".safetensors", Assert.Throws<InvalidDataException>(() => ModelLoader.Load(new ServiceOptions { ModelPath = "model.h5" })).Message, StringComparison.Ordinal);
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures");
+        Assert.Contains(
+            "bidirectional",
+            Assert.Throws<InvalidDataException>(() => ModelLoader.Load(new ServiceOptions { ModelPath = Path.Combine(fixtures, "torch_2layer_bidirectional_opset13.onnx") })).Message,
+            StringComparison.Ordinal);
+        Assert.Contains(
+            "--precision float32",
+            Assert.Throws<NotSupportedException>(() => ModelLoader.Load(new ServiceOptions { ModelPath = Path.Combine(fixtures, "single_node_keras_style_peepholes.onnx"), Precision = WeightPrecision.BFloat16 })).Message,
+            StringComparison.Ordinal);
     }
 }

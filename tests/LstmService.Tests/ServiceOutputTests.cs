@@ -54,6 +54,20 @@ public sealed class ServiceOutputTests
         await RunAndCompare(host, expected, streams: 3, steps: 10, seed: 300);
     }
 
+    /// <summary>ONNX models written by torch.onnx.export (2 layers at opset 11; batch-first at opset 15): served as OnnxFile reads them.</summary>
+    [Theory]
+    [InlineData("torch_2layer_opset11.onnx")]
+    [InlineData("torch_batchfirst_opset15.onnx")]
+    public async Task Run_ModelFromOnnx_MatchesTheFileReadByTheLibrary(string file)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "Fixtures", file);
+        Lstm expected = OnnxFile.ReadLstm(path);
+        await using ServiceHost host = await ServiceHost.StartAsync(new ServiceOptions { ModelPath = path, MaxBatch = 4 });
+        ModelInfo info = await host.Client.InfoAsync(new InfoRequest()).ResponseAsync.WaitAsync(ServiceHost.Timeout);
+        Assert.Equal((expected.InputSize, expected.HiddenSize, expected.Layers), (info.InputSize, info.HiddenSize, info.Layers));
+        await RunAndCompare(host, expected, streams: 3, steps: 10, seed: 301);
+    }
+
     [Fact]
     public async Task Run_ModelFromSafetensors_MatchesTheOriginalModel()
     {
