@@ -32,6 +32,8 @@ internal sealed record class LoadOptions
           --size N              I = H of every layer (default 512)
           --layers L            layers (default 1)
           --precision P         float32 | bfloat16 | int8 weights (default float32)
+          --step-threads T      auto | 1 | 2: the model's LstmOptions.StepThreads; auto (default) is the service's own
+                                default: 2 for the batching modes on 2+ cores, 1 without batching
           --max-batch N         the service's --max-batch (default 64)
           --batch-wait-us N     the service's --batch-wait-us (default 0)
           --modes M,M,...       off (one LstmSession per stream), inline (batcher, handlers resume on its engine thread),
@@ -61,6 +63,9 @@ internal sealed record class LoadOptions
     public int Layers { get; init; } = 1;
 
     public WeightPrecision Precision { get; init; } = WeightPrecision.Float32;
+
+    /// <summary>The model's step threads, or null for the service's automatic choice per mode.</summary>
+    public int? StepThreads { get; init; }
 
     public int MaxBatch { get; init; } = 64;
 
@@ -98,6 +103,16 @@ internal sealed record class LoadOptions
                 "--size" => options with { Size = Int(args, ref k, 1, 8192) },
                 "--layers" => options with { Layers = Int(args, ref k, 1, 16) },
                 "--precision" => options with { Precision = CommandLine.ParsePrecision(CommandLine.Value(args, ref k)) },
+                "--step-threads" => options with
+                {
+                    StepThreads = CommandLine.Value(args, ref k) switch
+                    {
+                        "auto" => null,
+                        "1" => 1,
+                        "2" => 2,
+                        var other => throw new ArgumentException($"--step-threads takes auto, 1 or 2, not '{other}'."),
+                    },
+                },
                 "--max-batch" => options with { MaxBatch = Int(args, ref k, 1, 1 << 16) },
                 "--batch-wait-us" => options with { BatchWaitMicroseconds = Int(args, ref k, 0, 10_000) },
                 "--modes" => options with { Modes = ParseModes(CommandLine.Value(args, ref k)) },
@@ -128,6 +143,7 @@ internal sealed record class LoadOptions
         BatchWait = TimeSpan.FromMicroseconds(BatchWaitMicroseconds),
         Batching = mode != ServeMode.Off,
         PoolContinuations = mode == ServeMode.Pool,
+        StepThreads = StepThreads,
         MaxStreams = Math.Max(1024, Streams.Max()),
     };
 

@@ -66,7 +66,7 @@ internal sealed class ServiceTarget : IAsyncDisposable
         ServeMode.Inline => "batching on, inline continuations",
         ServeMode.Pool => "batching on, pool continuations",
         _ => Info.Batching ? "the service at --url (batching on)" : "the service at --url (batching off)",
-    };
+    } + (Info.StepThreads == 2 ? ", 2 step threads" : "");
 
     /// <summary>Starts the service in this process on 127.0.0.1 with a port the OS picks.</summary>
     public static async Task<ServiceTarget> StartAsync(LoadOptions options, ServeMode mode, int connections)
@@ -78,9 +78,10 @@ internal sealed class ServiceTarget : IAsyncDisposable
         }
 
         // A model of its own per host: the hosts of one run share nothing but the process.
-        Lstm lstm = Lstm.Create(cells, new LstmOptions { Precision = options.Precision });
+        ServiceOptions serviceOptions = options.ServiceOptions(mode);
+        Lstm lstm = Lstm.Create(cells, new LstmOptions { Precision = options.Precision, StepThreads = serviceOptions.ResolvedStepThreads });
         var logs = new LogCounter();
-        WebApplication app = LstmServiceApp.Build(options.ServiceOptions(mode), lstm, builder =>
+        WebApplication app = LstmServiceApp.Build(serviceOptions, lstm, builder =>
         {
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);

@@ -93,8 +93,8 @@ public static class LstmServiceApp
             ServiceOptions.PrecisionName(lstm.Options.Precision),
             lstm.WeightBytes,
             engine.Batching
-                ? $"one LstmBatcher, batches of up to {engine.MaxBatch}, {(options.PoolContinuations ? "pool" : "inline")} continuations"
-                : "one LstmSession per stream",
+                ? $"one LstmBatcher, batches of up to {engine.MaxBatch}, {(options.PoolContinuations ? "pool" : "inline")} continuations, {lstm.Options.StepThreads} step thread(s)"
+                : $"one LstmSession per stream, {lstm.Options.StepThreads} step thread(s)",
             engine.MaxStreams,
             string.Join(' ', app.Urls)));
         return app;

@@ -16,6 +16,8 @@ public sealed record class ServiceOptions
                                 (.onnx, e.g. from torch.onnx.export); forward, any layers; proj_size allowed in float32
           --prefix NAME         the LSTM's prefix in the state_dict, e.g. "lstm." (default: none)
           --precision P         float32 | bfloat16 | int8: how the weights are stored (default float32)
+          --step-threads T      auto | 1 | 2: threads one step (with batching, one batch) may use (LstmOptions.StepThreads);
+                                auto (default): 2 with batching on a machine of 2+ cores when the model can, else 1
           --max-streams N       the most gRPC streams open at once; one more gets RESOURCE_EXHAUSTED (default 1024)
           --max-batch N         the most steps in one batch (default 64)
           --batch-wait-us N     how long the batcher's engine thread may wait for fuller batches, 0..10000 (default 0)
@@ -37,6 +39,19 @@ public sealed record class ServiceOptions
 
     /// <summary>How the weights are stored.</summary>
     public WeightPrecision Precision { get; init; } = WeightPrecision.Float32;
+
+    /// <summary>
+    /// <see cref="LstmOptions.StepThreads"/> of the served model, or null (the default) to choose: 2 with batching on a
+    /// machine of two or more cores, when the model takes the fused route (no projections, peepholes, clip or other
+    /// activations); else 1. With batching, the batcher's one engine thread runs every batch and is the service's
+    /// bottleneck (at 64 streams of 512×512 on 2 vCPUs it was 0.9 of a core busy while the process left half a core
+    /// idle); a second step thread splits each batch's panels over that idle core. Without batching, 64 sessions already
+    /// keep every core busy, so each step stays on one thread.
+    /// </summary>
+    public int? StepThreads { get; init; }
+
+    /// <summary>The step threads the model is built with: <see cref="StepThreads"/>, or the automatic choice.</summary>
+    public int ResolvedStepThreads => StepThreads ?? (Batching && Environment.ProcessorCount >= 2 ? 2 : 1);
 
     /// <summary>The most streams (gRPC calls of Run) open at once.</summary>
     public int MaxStreams { get; init; } = 1024;
@@ -101,6 +116,18 @@ public sealed record class ServiceOptions
                     break;
                 case "--precision":
                     options = options with { Precision = CommandLine.ParsePrecision(CommandLine.Value(args, ref k)) };
+                    break;
+                case "--step-threads":
+                    options = options with
+                    {
+                        StepThreads = CommandLine.Value(args, ref k) switch
+                        {
+                            "auto" => null,
+                            "1" => 1,
+                            "2" => 2,
+                            var other => throw new ArgumentException($"--step-threads takes auto, 1 or 2, not '{other}'."),
+                        },
+                    };
                     break;
                 case "--max-streams":
                     options = options with { MaxStreams = Int(args, ref k, 1, 1 << 20) };

@@ -36,6 +36,7 @@ public sealed class StreamingLstmService(LstmEngine engine, ServiceMetrics metri
             MaxStreams = engine.MaxStreams,
             MaxBatch = engine.MaxBatch,
             MaxFrameBytes = engine.MaxFrameBytes,
+            StepThreads = lstm.Options.StepThreads,
         });
     }
 

@@ -28,6 +28,27 @@ public sealed class ServiceInfoTests
         Assert.Equal(maxStreams, info.MaxStreams);
         Assert.Equal(batching ? Math.Min(maxBatch, maxStreams) : 1, info.MaxBatch);
         Assert.Equal((4 * ModelLoader.DefaultInputSize) + 64, info.MaxFrameBytes);
+
+        // Automatic step threads: 2 with batching on a machine of 2+ cores, else 1.
+        Assert.Equal(batching && Environment.ProcessorCount >= 2 ? 2 : 1, info.StepThreads);
+    }
+
+    /// <summary>
+    /// --step-threads: explicit 1 or 2 are served as asked; the automatic choice falls back to 1 for a model on the unfused
+    /// route (a Keras-style ONNX graph with peepholes and clip), which an explicit 2 refuses before serving.
+    /// </summary>
+    [Fact]
+    public void StepThreads_ExplicitOrAutomatic()
+    {
+        Assert.Equal(2, ModelLoader.Load(new ServiceOptions { StepThreads = 2, Batching = false }).Options.StepThreads);
+        Assert.Equal(1, ModelLoader.Load(new ServiceOptions { StepThreads = 1 }).Options.StepThreads);
+        Assert.Equal(1, ModelLoader.Load(new ServiceOptions { Batching = false }).Options.StepThreads);
+        string peepholes = Path.Combine(AppContext.BaseDirectory, "Fixtures", "single_node_keras_style_peepholes.onnx");
+        Assert.Equal(1, ModelLoader.Load(new ServiceOptions { ModelPath = peepholes }).Options.StepThreads);
+        Assert.Contains(
+            "--step-threads 1",
+            Assert.Throws<NotSupportedException>(() => ModelLoader.Load(new ServiceOptions { ModelPath = peepholes, StepThreads = 2 })).Message,
+            StringComparison.Ordinal);
     }
 
     [Fact]
@@ -125,6 +146,9 @@ public sealed class ServiceInfoTests
             options);
         Assert.Equal("http://0.0.0.0:1;http://[::1]:2", ServiceOptions.Parse(["--urls", "http://0.0.0.0:1;http://[::1]:2"]).Urls);
         Assert.Equal(WeightPrecision.BFloat16, ServiceOptions.Parse(["--precision", "bfloat16"]).Precision);
+        Assert.Null(ServiceOptions.Parse(["--step-threads", "auto"]).StepThreads);
+        Assert.Equal(2, ServiceOptions.Parse(["--step-threads", "2"]).StepThreads);
+        Assert.Contains("auto, 1 or 2", Assert.Throws<ArgumentException>(() => ServiceOptions.Parse(["--step-threads", "3"])).Message, StringComparison.Ordinal);
 
         Assert.Contains("'--bogus'", Assert.Throws<ArgumentException>(() => ServiceOptions.Parse(["--bogus"])).Message, StringComparison.Ordinal);
         Assert.Contains("float16", Assert.Throws<ArgumentException>(() => ServiceOptions.Parse(["--precision", "float16"])).Message, StringComparison.Ordinal);
