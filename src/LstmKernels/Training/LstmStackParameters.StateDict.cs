@@ -8,8 +8,6 @@ namespace LstmKernels.Training;
 /// <summary>The conversions between a stack and the tensors of a PyTorch <c>nn.LSTM</c> state_dict, both biases kept apart.</summary>
 public sealed partial class LstmStackParameters
 {
-    private const string StateDictFormat = "PyTorch state_dict";
-
     /// <summary>
     /// Parameters from the tensors of an <c>nn.LSTM</c>'s state_dict (e.g. <see cref="PyTorchFile.ReadFile"/> of a
     /// <c>torch.save(model.state_dict())</c> file, or <see cref="SafetensorsFile.ReadFile"/>), to fine-tune it: the
@@ -42,7 +40,7 @@ public sealed partial class LstmStackParameters
         FloatTensor wHh0 = GetTensor(tensors, StateDictName(prefix, "weight_hh", 0, 0));
         if (wIh0.Shape.Length != 2 || wIh0.Shape[1] < 1 || wHh0.Shape.Length != 2 || wHh0.Shape[0] < 4 || wHh0.Shape[0] % 4 != 0)
         {
-            InteropThrow.Invalid(StateDictFormat, $"'{wIh0.Name}' {wIh0.ShapeText()} and '{wHh0.Name}' {wHh0.ShapeText()} are not [4H, I] and [4H, S].");
+            throw Invalid($"'{wIh0.Name}' {wIh0.ShapeText()} and '{wHh0.Name}' {wHh0.ShapeText()} are not [4H, I] and [4H, S].");
         }
 
         bool hasBias = false;
@@ -66,7 +64,7 @@ public sealed partial class LstmStackParameters
         {
             if (wHr0.Shape.Length != 2 || wHr0.Shape[0] < 1 || wHr0.Shape[0] >= hidden)
             {
-                InteropThrow.Invalid(StateDictFormat, $"'{wHr0.Name}' {wHr0.ShapeText()} is not [P, H] with H = {hidden} and P in 1..H − 1.");
+                throw Invalid($"'{wHr0.Name}' {wHr0.ShapeText()} is not [P, H] with H = {hidden} and P in 1..H − 1.");
             }
 
             projection = wHr0.Shape[0];
@@ -86,7 +84,7 @@ public sealed partial class LstmStackParameters
         }
         catch (ArgumentOutOfRangeException e)
         {
-            return InteropThrow.Invalid<LstmStackParameters>(StateDictFormat, e.Message);
+            throw Invalid(e.Message);
         }
         int gateRows = 4 * hidden, state = p.StateSize;
         float[]? bias = mode == LstmBiasMode.Summed ? new float[gateRows] : null;
@@ -158,11 +156,14 @@ public sealed partial class LstmStackParameters
         return list;
     }
 
+    /// <summary>The exception for a state_dict that is not an <c>nn.LSTM</c>'s, worded as the interop readers word theirs.</summary>
+    private static InvalidDataException Invalid(string problem) => new($"Invalid PyTorch state_dict file: {problem}");
+
     private static string StateDictName(string prefix, string kind, int layer, int direction) =>
         string.Create(CultureInfo.InvariantCulture, $"{prefix}{kind}_l{layer}{(direction == 1 ? "_reverse" : string.Empty)}");
 
     private static FloatTensor GetTensor(IReadOnlyDictionary<string, FloatTensor> tensors, string name) =>
-        tensors.TryGetValue(name, out FloatTensor? t) ? t : InteropThrow.Invalid<FloatTensor>(StateDictFormat, $"tensor '{name}' is missing.");
+        tensors.TryGetValue(name, out FloatTensor? t) ? t : throw Invalid($"tensor '{name}' is missing.");
 
     /// <summary>Copies the tensor <paramref name="name"/> into <paramref name="destination"/> after checking its shape and values.</summary>
     private static void CopyTensor(IReadOnlyDictionary<string, FloatTensor> tensors, string name, int[] shape, Span<float> destination)
@@ -170,12 +171,12 @@ public sealed partial class LstmStackParameters
         FloatTensor t = GetTensor(tensors, name);
         if (!t.Shape.SequenceEqual(shape))
         {
-            InteropThrow.Invalid(StateDictFormat, $"'{name}' is {t.ShapeText()}; expected [{string.Join(", ", shape)}].");
+            throw Invalid($"'{name}' is {t.ShapeText()}; expected [{string.Join(", ", shape)}].");
         }
 
         if (!IsFinite(t.Data))
         {
-            InteropThrow.Invalid(StateDictFormat, $"'{name}' holds NaN or ∞.");
+            throw Invalid($"'{name}' holds NaN or ∞.");
         }
 
         t.Data.CopyTo(destination);
