@@ -314,12 +314,18 @@ public sealed class EdgeBadInputTests
             new("Gradients.ClipByGlobalNorm(stack)", "maxNorm", "≤ 0 or not finite", typeof(ArgumentOutOfRangeException), () => Gradients.ClipByGlobalNorm(Stack(), default, 0f)),
             new("Gradients.GlobalNorm(stack)", "gradient", "null", typeof(ArgumentNullException), () => Gradients.GlobalNorm((LstmStackParameters)null!, default)),
             new("SgdOptimizer.ctor(stack)", "learningRate", "not finite (momentum outside [0, 1) likewise)", typeof(ArgumentOutOfRangeException), () => _ = new SgdOptimizer(Stack(), float.NaN)),
-            new("SgdOptimizer.Update(stack)", "gradient", "another layout (sizes, layers, directions, projections, bias mode), or the optimizer was built for LstmParameters", typeof(ArgumentException), () => new SgdOptimizer(Stack(), 0.1f).Update(Stack(LstmBiasMode.Summed))),
+            new("SgdOptimizer.Update(stack)", "gradient", "another layout (sizes, layers, directions, projections, bias mode)", typeof(ArgumentException), () => new SgdOptimizer(Stack(), 0.1f).Update(Stack(LstmBiasMode.Summed))),
+            new("SgdOptimizer.Update(stack)", null, "the optimizer was built for one cell's LstmParameters (call Update(LstmParameters))", typeof(InvalidOperationException), () => new SgdOptimizer(p, 0.1f).Update(Stack())),
+            new("SgdOptimizer.Update", null, "the optimizer was built for LstmStackParameters (call Update(LstmStackParameters))", typeof(InvalidOperationException), () => new SgdOptimizer(Stack(), 0.1f).Update(p)),
             new("AdamOptimizer.ctor(stack)", "epsilon", "≤ 0 or not finite (the other hyper-parameters as for LstmParameters)", typeof(ArgumentOutOfRangeException), () => _ = new AdamOptimizer(Stack(), 1e-3f, 0.9f, 0.999f, 0f)),
-            new("AdamOptimizer.Update(stack)", "gradient", "another layout, or the optimizer was built for LstmParameters", typeof(ArgumentException), () => new AdamOptimizer(p).Update(Stack())),
+            new("AdamOptimizer.Update(stack)", "gradient", "another layout", typeof(ArgumentException), () => new AdamOptimizer(Stack()).Update(Stack(LstmBiasMode.None))),
+            new("AdamOptimizer.Update(stack)", null, "the optimizer was built for one cell's LstmParameters (call Update(LstmParameters))", typeof(InvalidOperationException), () => new AdamOptimizer(p).Update(Stack())),
+            new("AdamOptimizer.Update", null, "the optimizer was built for LstmStackParameters (call Update(LstmStackParameters))", typeof(InvalidOperationException), () => new AdamOptimizer(Stack()).Update(p)),
+            new("IOptimizer.Update(stack)", null, "the implementer has only the one-cell overload (the default implementation)", typeof(NotSupportedException), () => ((IOptimizer)new CellOnlyOptimizer()).Update(Stack())),
             new("LstmStackParameters.ctor", "projectionSize", "not 0 and not in 1..H−1 (inputSize, hiddenSize, layers < 1, directions not 1 or 2, biasMode undefined likewise)", typeof(ArgumentOutOfRangeException), () => _ = new LstmStackParameters(I, H, 1, 1, H, LstmBiasMode.Separate)),
+            new("LstmStackParameters.ctor(size)", "layers", "so many that the tensors would not fit in one array (hiddenSize when the first layer alone would not); checked before allocating", typeof(ArgumentOutOfRangeException), () => _ = new LstmStackParameters(I, H, int.MaxValue, 2, 0, LstmBiasMode.Separate)),
             new("LstmStackParameters.CreateRandom", "layers", "< 1 (the other sizes and the bias mode as the constructor)", typeof(ArgumentOutOfRangeException), () => LstmStackParameters.CreateRandom(I, H, 0, 1, 0, LstmBiasMode.Separate, 1)),
-            new("LstmStackParameters.FromLstm", "biasMode", "not None for a model without biases (Options.Bias false)", typeof(ArgumentException), () => LstmStackParameters.FromLstm(Lstm.Create([new LstmParameters(I, H)], new LstmOptions { Bias = false }), LstmBiasMode.Summed)),
+            new("LstmStackParameters.FromLstm", "biasMode", "disagrees with the model's Options.Bias: not None for a model without biases, None for a model with them", typeof(ArgumentException), () => LstmStackParameters.FromLstm(Lstm.Create([new LstmParameters(I, H)], new LstmOptions { Bias = false }), LstmBiasMode.Summed)),
             new("LstmStackParameters.FromLstm", "lstm", "null (peepholes: ArgumentException)", typeof(ArgumentNullException), () => LstmStackParameters.FromLstm(null!, LstmBiasMode.Summed)),
             new("LstmStackParameters.Tensor", "name", "not one of Names (bias_hh exists only with Separate)", typeof(ArgumentException), () => Stack(LstmBiasMode.Summed).Tensor("bias_hh_l0")),
             new("LstmStackParameters.WeightIh", "layer", "outside 0..L−1 (direction outside 0..D−1 likewise)", typeof(ArgumentOutOfRangeException), () => Stack().WeightIh(1, 0)),
@@ -332,9 +338,14 @@ public sealed class EdgeBadInputTests
             new("LstmStackParameters.FromProjectedCells", "cells", "null", typeof(ArgumentNullException), () => LstmStackParameters.FromProjectedCells(null!, 1, LstmBiasMode.Summed)),
             new("LstmStackParameters.GetParameters", "layer", "outside 0..L−1 (with projections: InvalidOperationException)", typeof(ArgumentOutOfRangeException), () => Stack().GetParameters(1, 0)),
             new("LstmStackParameters.GetProjectedParameters", null, "no projections", typeof(InvalidOperationException), () => Stack().GetProjectedParameters(0, 0)),
-            new("LstmStackParameters.ToLstm", "options", "another number of directions", typeof(ArgumentException), () => Stack().ToLstm(new LstmOptions { Direction = LstmDirection.Bidirectional })),
+            new("LstmStackParameters.ToLstm", "options", "another number of directions, or Bias contradicting BiasMode (true with None, false with Separate or Summed)", typeof(ArgumentException), () => Stack().ToLstm(new LstmOptions { Direction = LstmDirection.Bidirectional })),
+            new("LstmStackParameters.FromStateDict", "tensors", "null (prefix likewise)", typeof(ArgumentNullException), () => LstmStackParameters.FromStateDict(null!, "", LstmBiasMode.Separate)),
+            new("LstmStackParameters.FromStateDict", "mode", "None while the state_dict holds bias tensors, or Separate or Summed while it holds none (undefined: ArgumentOutOfRangeException)", typeof(ArgumentException), () => LstmStackParameters.FromStateDict(Stack().ToStateDict().ToDictionary(t => t.Name), "", LstmBiasMode.None)),
+            new("LstmStackParameters.FromStateDict", null, "a tensor missing (or one bias of a cell), of a wrong shape (weight_hr [P, H] with 0 < P < H), or holding NaN or ∞", typeof(InvalidDataException), () => LstmStackParameters.FromStateDict(new Dictionary<string, FloatTensor>(), "", LstmBiasMode.Separate)),
+            new("LstmStackParameters.ToStateDict", "prefix", "null", typeof(ArgumentNullException), () => Stack().ToStateDict(null!)),
             new("LstmTrainer.ctor", "options", "another number of directions than the parameters, or clip, input_forget, other activations, peepholes or reduced precision", typeof(ArgumentException), () => _ = new LstmTrainer(Stack(), new LstmOptions { InputForget = true }, 1, 1)),
             new("LstmTrainer.ctor(bias)", "options", "options.Bias false with parameters that have bias tensors (not LstmBiasMode.None)", typeof(ArgumentException), () => _ = new LstmTrainer(Stack(), new LstmOptions { Bias = false }, 1, 1)),
+            new("LstmTrainer.ctor(bias)", "options", "options.Bias true (the default, null options too) with LstmBiasMode.None parameters", typeof(ArgumentException), () => _ = new LstmTrainer(Stack(LstmBiasMode.None), null, 1, 1)),
             new("LstmTrainer.ctor", "maxSteps", "< 1 (batchSize < 1 likewise; parameters null: ArgumentNullException)", typeof(ArgumentOutOfRangeException), () => _ = new LstmTrainer(Stack(), null, 1, 0)),
             new("LstmTrainer.Forward", "x", "longer than MaxSteps steps, or not whole steps of B·I", typeof(ArgumentException), () => new LstmTrainer(Stack(), null, 1, 1).Forward(new float[2 * I], default, default, default, default, default)),
             new("LstmTrainer.Forward", "h0", "length ≠ L·D·B·S and not empty (c0, hT, cT, y likewise)", typeof(ArgumentException), () => new LstmTrainer(Stack(), null, 1, 1).Forward(new float[I], new float[1], default, default, default, default)),
@@ -402,4 +413,12 @@ public sealed class EdgeBadInputTests
     }
 
     private sealed record Row(string Method, string? Param, string Condition, Type Exception, Action Call);
+
+    /// <summary>An optimizer written before stacks could be trained: only the one-cell overload.</summary>
+    private sealed class CellOnlyOptimizer : IOptimizer
+    {
+        public void Update(LstmParameters gradient)
+        {
+        }
+    }
 }

@@ -119,34 +119,194 @@ public sealed class LstmStackParametersTests
         Lstm biasFree = Lstm.Create([zeroBias], new LstmOptions { Bias = false });
         Check.Throws<ArgumentException>("biasMode", () => LstmStackParameters.FromLstm(biasFree, LstmBiasMode.Separate));
         Assert.Equal(["weight_ih_l0", "weight_hh_l0"], LstmStackParameters.FromLstm(biasFree, LstmBiasMode.None).Names);
+
+        // A model with biases (even zero ones) is not trained bias-free: the mode must agree with Options.Bias.
+        Check.Throws<ArgumentException>("biasMode", () => LstmStackParameters.FromLstm(Lstm.Create([zeroBias]), LstmBiasMode.None));
         Assert.Throws<ArgumentNullException>(() => LstmStackParameters.FromLstm(null!, LstmBiasMode.None));
     }
 
     /// <summary>
-    /// Fine-tuning a torch.save file with both biases: PyTorchFile reads stack.pt (2 layers, from PyTorch 1.13), every
-    /// tensor is copied by its PyTorch name into Separate parameters, exactly, and the trainer's forward gives PyTorch's
-    /// recorded y (within 1e-6).
+    /// Fine-tuning a torch.save file with both biases: FromStateDict reads stack.pt (2 layers, from PyTorch 1.13, via
+    /// PyTorchFile) into Separate parameters, every tensor exactly under its PyTorch name, and the trainer's forward gives
+    /// PyTorch's recorded y (within 1e-6); Summed holds bias_ih + bias_hh and gives the same y.
     /// </summary>
     [Fact]
     public void LstmStackParameters_LoadsATorchSaveFileByName()
     {
-        string folder = Path.Combine(AppContext.BaseDirectory, "Fixtures", "pytorch");
-        IReadOnlyDictionary<string, FloatTensor> tensors = PyTorchFile.ReadFile(Path.Combine(folder, "stack.pt"));
-        var p = new LstmStackParameters(4, 5, 2, 1, 0, LstmBiasMode.Separate);
+        IReadOnlyDictionary<string, FloatTensor> tensors = PyTorchFile.ReadFile(Path.Combine(PyTorchFolder, "stack.pt"));
+        var p = LstmStackParameters.FromStateDict(tensors, "", LstmBiasMode.Separate);
+        Assert.Equal((4, 5, 2, 1, 0), (p.InputSize, p.HiddenSize, p.Layers, p.Directions, p.ProjectionSize));
         Assert.Equal(p.Names.Order(StringComparer.Ordinal), tensors.Keys.Order(StringComparer.Ordinal));
         foreach (string name in p.Names)
         {
-            tensors[name].Data.CopyTo(p.Tensor(name));
             Check.BitwiseEqual(tensors[name].Data, p.Tensor(name), name);
         }
 
-        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "fixtures.json")));
-        JsonElement stack = json.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "stack");
+        var summed = LstmStackParameters.FromStateDict(tensors, "", LstmBiasMode.Summed);
+        float[] sum = new float[20];
+        System.Numerics.Tensors.TensorPrimitives.Add(tensors["bias_ih_l1"].Data, tensors["bias_hh_l1"].Data, sum);
+        Check.BitwiseEqual(sum, summed.BiasIh(1, 0), "summed bias_ih_l1");
+
+        JsonElement stack = PyTorchCase("stack");
         float[] x = [.. stack.GetProperty("x").GetProperty("data").EnumerateArray().Select(e => e.GetSingle())];
         double[] expected = [.. stack.GetProperty("y").GetProperty("data").EnumerateArray().Select(e => e.GetDouble())];
-        float[] y = new float[expected.Length];
-        new LstmTrainer(p, null, 2, 4).Forward(x, default, default, y, default, default);
-        LstmTrainerTests.AssertClose(expected, y, "y", 0, 1e-6);
+        foreach (LstmStackParameters q in new[] { p, summed })
+        {
+            float[] y = new float[expected.Length];
+            new LstmTrainer(q, null, 2, 4).Forward(x, default, default, y, default, default);
+            LstmTrainerTests.AssertClose(expected, y, $"y ({q.BiasMode})", 0, 1e-6);
+        }
+    }
+
+    /// <summary>
+    /// FromStateDict then ToStateDict gives back PyTorch's state_dict bit for bit: the same keys in the same order, shapes
+    /// and values, for the torch.save fixtures of a stack, a bidirectional batch-first stack, a projection, a module
+    /// inside another (prefix <c>lstm.</c>; the head's keys are not ours) and a bias-free stack (None: no bias keys).
+    /// </summary>
+    [Theory]
+    [InlineData("stack", LstmBiasMode.Separate)]
+    [InlineData("bidirectional", LstmBiasMode.Separate)]
+    [InlineData("projection", LstmBiasMode.Separate)]
+    [InlineData("wrapped", LstmBiasMode.Separate)]
+    [InlineData("no_bias", LstmBiasMode.None)]
+    public void LstmStackParameters_StateDict_RoundTripsPyTorchsFiles(string name, LstmBiasMode mode)
+    {
+        JsonElement fixture = PyTorchCase(name);
+        string prefix = fixture.GetProperty("prefix").GetString()!;
+        IReadOnlyDictionary<string, FloatTensor> tensors = PyTorchFile.ReadFile(Path.Combine(PyTorchFolder, name + ".pt"));
+        var p = LstmStackParameters.FromStateDict(tensors, prefix, mode);
+        IReadOnlyList<FloatTensor> back = p.ToStateDict(prefix);
+        string[] keys = [.. fixture.GetProperty("keys").EnumerateArray().Select(k => k.GetString()!).Where(k => k.StartsWith(prefix + "weight_", StringComparison.Ordinal) || k.StartsWith(prefix + "bias_", StringComparison.Ordinal))];
+        Assert.Equal(keys, back.Select(t => t.Name));
+        foreach (FloatTensor t in back)
+        {
+            Assert.Equal(tensors[t.Name].Shape.ToArray(), t.Shape.ToArray());
+            Check.BitwiseEqual(tensors[t.Name].Data, t.Data, t.Name);
+        }
+    }
+
+    /// <summary>
+    /// A model trained here resumes in PyTorch with both biases: after training steps in Separate mode, ToStateDict
+    /// written as safetensors and read back gives bitwise the trained values (FromStateDict), both biases apart; Summed
+    /// exports its sum as bias_ih with bias_hh zero (PyTorch's strict load_state_dict needs both keys) and reads back the
+    /// same; None exports no bias key.
+    /// </summary>
+    [Fact]
+    public void LstmStackParameters_StateDict_ResumesATrainedStack()
+    {
+        foreach (LstmBiasMode mode in new[] { LstmBiasMode.Separate, LstmBiasMode.Summed, LstmBiasMode.None })
+        {
+            LstmStackParameters p = LstmStackParameters.CreateRandom(3, 5, 2, 2, 2, mode, 4);
+            var options = new LstmOptions { Direction = LstmDirection.Bidirectional, Bias = mode != LstmBiasMode.None };
+            var trainer = new LstmTrainer(p, options, 2, 3);
+            LstmStackParameters g = p.CreateGradient();
+            var adam = new AdamOptimizer(p, 0.05f);
+            float[] x = Generators.Fill(18, Dist.Unit, 1), dY = Generators.Fill(24, Dist.Unit, 2);
+            for (int step = 0; step < 3; step++)
+            {
+                trainer.Forward(x, default, default, default, default, default, [3, 1]);
+                Gradients.Clear(g);
+                trainer.Backward(dY, default, default, g, default, default, default);
+                adam.Update(g);
+            }
+
+            IReadOnlyList<FloatTensor> exported = p.ToStateDict("lstm.");
+            Assert.Equal(mode == LstmBiasMode.None ? 12 : 20, exported.Count);
+            Assert.Equal("lstm.weight_ih_l0", exported[0].Name);
+            if (mode == LstmBiasMode.Separate)
+            {
+                Check.BitwiseEqual(p.BiasHh(1, 1), exported.Single(t => t.Name == "lstm.bias_hh_l1_reverse").Data, "bias_hh_l1_reverse");
+            }
+            else if (mode == LstmBiasMode.Summed)
+            {
+                Assert.All(exported.Single(t => t.Name == "lstm.bias_hh_l1_reverse").Data.ToArray(), v => Assert.Equal(0f, v));
+            }
+
+            IReadOnlyDictionary<string, FloatTensor> read = SafetensorsFile.Read(SafetensorsFile.Write(exported));
+            var resumed = LstmStackParameters.FromStateDict(read, "lstm.", mode);
+            Assert.Equal(p.Names, resumed.Names);
+            Check.BitwiseEqual(p.Values, resumed.Values, $"{mode}: values after the round trip");
+        }
+    }
+
+    /// <summary>
+    /// FromStateDict refuses what it cannot resume: a missing or misshaped tensor, one bias of a cell without the other,
+    /// NaN, a P that is not in 1..H−1 (InvalidDataException, as PyTorchStateDict.CreateLstm); a bias mode that
+    /// contradicts the file (ArgumentException naming mode).
+    /// </summary>
+    [Fact]
+    public void LstmStackParameters_FromStateDict_RefusesBadTensors()
+    {
+        Dictionary<string, FloatTensor> Dict(LstmStackParameters p) => p.ToStateDict().ToDictionary(t => t.Name);
+        LstmStackParameters good = LstmStackParameters.CreateRandom(3, 4, 2, 2, 0, LstmBiasMode.Separate, 1);
+
+        Dictionary<string, FloatTensor> d = Dict(good);
+        d.Remove("weight_hh_l1_reverse");
+        Assert.Throws<InvalidDataException>(() => LstmStackParameters.FromStateDict(d, "", LstmBiasMode.Separate));
+        d = Dict(good);
+        d.Remove("bias_hh_l1");
+        Assert.Throws<InvalidDataException>(() => LstmStackParameters.FromStateDict(d, "", LstmBiasMode.Summed));
+        d = Dict(good);
+        d["weight_ih_l1"] = new FloatTensor("weight_ih_l1", [16, 4], new float[64]);
+        Assert.Throws<InvalidDataException>(() => LstmStackParameters.FromStateDict(d, "", LstmBiasMode.Separate));
+        d = Dict(good);
+        d["weight_hh_l0"] = new FloatTensor("weight_hh_l0", [15, 4], new float[60]);
+        Assert.Throws<InvalidDataException>(() => LstmStackParameters.FromStateDict(d, "", LstmBiasMode.Separate));
+        d = Dict(good);
+        float[] nan = new float[16];
+        nan[3] = float.NaN;
+        d["bias_ih_l0"] = new FloatTensor("bias_ih_l0", [16], nan);
+        Assert.Throws<InvalidDataException>(() => LstmStackParameters.FromStateDict(d, "", LstmBiasMode.Separate));
+        Assert.Throws<InvalidDataException>(() => LstmStackParameters.FromStateDict(Dict(good), "lstm.", LstmBiasMode.Separate));
+        d = Dict(LstmStackParameters.CreateRandom(3, 4, 1, 1, 2, LstmBiasMode.Separate, 1));
+        d["weight_hr_l0"] = new FloatTensor("weight_hr_l0", [4, 4], new float[16]);
+        Assert.Throws<InvalidDataException>(() => LstmStackParameters.FromStateDict(d, "", LstmBiasMode.Separate));
+
+        Check.Throws<ArgumentException>("mode", () => LstmStackParameters.FromStateDict(Dict(good), "", LstmBiasMode.None));
+        Check.Throws<ArgumentException>("mode", () => LstmStackParameters.FromStateDict(Dict(LstmStackParameters.CreateRandom(3, 4, 1, 1, 0, LstmBiasMode.None, 1)), "", LstmBiasMode.Separate));
+        Check.Throws<ArgumentOutOfRangeException>("mode", () => LstmStackParameters.FromStateDict(Dict(good), "", (LstmBiasMode)5));
+        Assert.Throws<ArgumentNullException>(() => LstmStackParameters.FromStateDict(null!, "", LstmBiasMode.Separate));
+        Assert.Throws<ArgumentNullException>(() => LstmStackParameters.FromStateDict(Dict(good), null!, LstmBiasMode.Separate));
+        Assert.Throws<ArgumentNullException>(() => good.ToStateDict(null!));
+    }
+
+    /// <summary>
+    /// Sizes are checked in 128 bits before anything is allocated: a layer count whose tensors cannot fit in one array
+    /// throws ArgumentOutOfRangeException naming layers (not OverflowException, and without allocating gigabytes), and a
+    /// first layer too large names hiddenSize.
+    /// </summary>
+    [Fact]
+    public void LstmStackParameters_HugeSizes_ThrowBeforeAllocating()
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Check.Throws<ArgumentOutOfRangeException>("layers", () => _ = new LstmStackParameters(1, 1, int.MaxValue, 2, 0, LstmBiasMode.Separate));
+        Check.Throws<ArgumentOutOfRangeException>("layers", () => _ = new LstmStackParameters(1, 1, int.MaxValue / 5, 1, 0, LstmBiasMode.None));
+        Check.Throws<ArgumentOutOfRangeException>("layers", () => _ = LstmStackParameters.CreateRandom(8, 64, 1 << 20, 2, 0, LstmBiasMode.Summed, 1));
+        Check.Throws<ArgumentOutOfRangeException>("hiddenSize", () => _ = new LstmStackParameters(int.MaxValue, int.MaxValue, 1, 2, int.MaxValue - 1, LstmBiasMode.Separate));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 1 << 20, $"allocated {allocated} bytes before refusing");
+    }
+
+    /// <summary>ToLstm without options takes the stack's own: bidirectional with two directions, Bias false exactly with None.</summary>
+    [Fact]
+    public void LstmStackParameters_ToLstm_TakesTheStacksOwnOptions()
+    {
+        LstmStackParameters p = LstmStackParameters.CreateRandom(3, 4, 2, 2, 0, LstmBiasMode.Separate, 1);
+        Lstm model = p.ToLstm();
+        Assert.Equal(LstmDirection.Bidirectional, model.Options.Direction);
+        Assert.True(model.Options.Bias);
+        Assert.Equal(model.Options, p.ToLstm(new LstmOptions { Direction = LstmDirection.Bidirectional }).Options);
+        Assert.Equal(LstmDirection.Forward, LstmStackParameters.CreateRandom(3, 4, 1, 1, 0, LstmBiasMode.None, 1).ToLstm().Options.Direction);
+        Assert.False(LstmStackParameters.CreateRandom(3, 4, 1, 1, 0, LstmBiasMode.None, 1).ToLstm().Options.Bias);
+        Check.Throws<ArgumentException>("options", () => p.ToLstm(new LstmOptions { Direction = LstmDirection.Reverse }));
+    }
+
+    private static string PyTorchFolder => Path.Combine(AppContext.BaseDirectory, "Fixtures", "pytorch");
+
+    private static JsonElement PyTorchCase(string name)
+    {
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(PyTorchFolder, "fixtures.json")));
+        return json.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("name").GetString() == name).Clone();
     }
 
     /// <summary>
@@ -258,12 +418,13 @@ public sealed class LstmStackParametersTests
 
         var sgd = new SgdOptimizer(p, 0.1f);
         Check.Throws<ArgumentException>("gradient", () => sgd.Update(new LstmStackParameters(2, 3, 2, 1, 0, LstmBiasMode.Separate)));
-        Check.Throws<ArgumentException>("gradient", () => sgd.Update(new LstmParameters(2, 3)));
-        Check.Throws<ArgumentException>("gradient", () => new SgdOptimizer(cell, 0.1f).Update(p.CreateGradient()));
+        Assert.Contains("Update(LstmStackParameters", Assert.Throws<InvalidOperationException>(() => sgd.Update(new LstmParameters(2, 3))).Message, StringComparison.Ordinal);
+        Assert.Contains("Update(LstmParameters", Assert.Throws<InvalidOperationException>(() => new SgdOptimizer(cell, 0.1f).Update(p.CreateGradient())).Message, StringComparison.Ordinal);
         Check.Throws<ArgumentOutOfRangeException>("momentum", () => _ = new SgdOptimizer(p, 0.1f, 1f));
         var adam = new AdamOptimizer(p);
         Check.Throws<ArgumentException>("gradient", () => adam.Update(new LstmStackParameters(2, 3, 1, 1, 0, LstmBiasMode.Summed)));
-        Check.Throws<ArgumentException>("gradient", () => adam.Update(new LstmParameters(2, 3)));
+        Assert.Contains("Update(LstmStackParameters", Assert.Throws<InvalidOperationException>(() => adam.Update(new LstmParameters(2, 3))).Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => new AdamOptimizer(cell).Update(p.CreateGradient()));
         Check.Throws<ArgumentOutOfRangeException>("beta2", () => _ = new AdamOptimizer(p, 1e-3f, 0.9f, 1f));
         Check.Throws<ArgumentOutOfRangeException>("maxNorm", () => Gradients.ClipByGlobalNorm(p, default, 0f));
         Assert.Throws<ArgumentNullException>(() => Gradients.GlobalNorm((LstmStackParameters)null!, default));

@@ -8,7 +8,7 @@ namespace LstmKernels.Tests;
 /// The second oracle for LstmTrainer: central finite differences of an independent double-precision forward of the
 /// whole stack (written here from PyTorch's equations and packed-sequence semantics), for every tensor, x, h0 and c0,
 /// over random shapes (FsCheck: layers, directions (reverse-only too), projections, batch-first, per-row lengths including 0, bias modes)
-/// and fixed edge shapes (H = 1, T = 0, T = 1, H around a vector width).
+/// and fixed edge shapes (H = 1, T = 0, T = 1, H around a vector width, reverse-only with lengths and projections).
 /// </summary>
 public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
 {
@@ -29,10 +29,11 @@ public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
     [InlineData(2, 3, 2, 2, 2, 2, 0, true, LstmBiasMode.Summed)]
     [InlineData(3, 17, 1, 2, 0, 2, 3, false, LstmBiasMode.Separate)]
     [InlineData(2, 16, 1, 1, 15, 1, 2, true, LstmBiasMode.None)]
-    public void LstmTrainer_MatchesFiniteDifferences_EdgeShapes(int input, int hidden, int layers, int directions, int projection, int batch, int steps, bool batchFirst, LstmBiasMode mode)
+    [InlineData(3, 5, 2, 1, 3, 3, 4, true, LstmBiasMode.Separate, true)]
+    public void LstmTrainer_MatchesFiniteDifferences_EdgeShapes(int input, int hidden, int layers, int directions, int projection, int batch, int steps, bool batchFirst, LstmBiasMode mode, bool reverse = false)
     {
         int[] lengths = batch > 1 ? [.. Enumerable.Range(0, batch).Select(b => Math.Max(0, steps - b))] : [];
-        Run(new Case(input, hidden, layers, directions, projection, batch, steps, batchFirst, mode, lengths, 100 + hidden, Reverse: false));
+        Run(new Case(input, hidden, layers, directions, projection, batch, steps, batchFirst, mode, lengths, 100 + hidden, reverse));
     }
 
     private void Run(Case c)
@@ -47,6 +48,7 @@ public sealed class LstmTrainerGradientCheckTests(ITestOutputHelper output)
         {
             Direction = c.Directions == 2 ? LstmDirection.Bidirectional : c.Reverse ? LstmDirection.Reverse : LstmDirection.Forward,
             BatchFirst = c.BatchFirst,
+            Bias = c.Mode != LstmBiasMode.None,
         };
         var trainer = new LstmTrainer(p, options, c.Batch, Math.Max(1, c.Steps));
         trainer.Forward(x, h0, c0, default, default, default, c.Lengths);

@@ -124,6 +124,18 @@ public sealed class LstmTrainerTests(ITestOutputHelper output)
         Check.Throws<ArgumentException>("options", () => _ = new LstmTrainer(RandomStack(2, 3, 1, 1, 0, LstmBiasMode.Separate, 1), noBias, 1, 1));
         Check.Throws<ArgumentException>("options", () => _ = new LstmTrainer(RandomStack(2, 3, 1, 1, 0, LstmBiasMode.Summed, 1), noBias, 1, 1));
         LstmStackParameters p = RandomStack(2, 3, 2, 1, 0, LstmBiasMode.None, 1);
+
+        // Both ways: options with biases (the default) and parameters without bias tensors would train a bias-free model
+        // while the options say it has biases; refused, the message saying what to set.
+        ArgumentException e = Check.Throws<ArgumentException>("options", () => _ = new LstmTrainer(p, null, 1, 1));
+        Assert.Contains("Bias = false", e.Message, StringComparison.Ordinal);
+        e = Check.Throws<ArgumentException>("options", () => _ = new LstmTrainer(p, new LstmOptions { Bias = true }, 1, 1));
+        Assert.Contains("Bias = false", e.Message, StringComparison.Ordinal);
+        e = Check.Throws<ArgumentException>("options", () => _ = new LstmTrainer(RandomStack(2, 3, 1, 1, 0, LstmBiasMode.Separate, 1), noBias, 1, 1));
+        Assert.Contains("LstmBiasMode.None", e.Message, StringComparison.Ordinal);
+        Check.Throws<ArgumentException>("options", () => p.ToLstm(new LstmOptions { Bias = true }));
+        Check.Throws<ArgumentException>("options", () => RandomStack(2, 3, 1, 1, 0, LstmBiasMode.Summed, 1).ToLstm(noBias));
+
         var trainer = new LstmTrainer(p, noBias, 2, 3);
         LstmStackParameters g = p.CreateGradient();
         var adam = new AdamOptimizer(p, 0.01f);
@@ -202,7 +214,8 @@ public sealed class LstmTrainerTests(ITestOutputHelper output)
 
     /// <summary>
     /// Each row of a ragged batch is its own sequence: its outputs and final states are bitwise those of the row run
-    /// alone with T = its length, and its gradients of x, h0, c0 too (the weight gradients sum over rows, so only near).
+    /// alone with T = its length, and its gradients of x, h0, c0 too (the weight gradients sum over rows, so only near),
+    /// with nonzero gradients of the final states (dhT, dcT), which enter each row at its own last step.
     /// </summary>
     [Fact]
     public void LstmTrainer_RaggedRows_AreTheirOwnSequences()
@@ -212,15 +225,16 @@ public sealed class LstmTrainerTests(ITestOutputHelper output)
         const int B = 3, T = 4, I = 3, H = 5, Cells = 4;
         int[] lengths = [4, 1, 3];
         float[] x = Generators.Fill(T * B * I, Dist.Unit, 1), h0 = Generators.Fill(Cells * B * H, Dist.Unit, 2), c0 = Generators.Fill(Cells * B * H, Dist.Unit, 3);
-        float[] dY = Generators.Fill(T * B * 2 * H, Dist.Unit, 4);
+        float[] dY = Generators.Fill(T * B * 2 * H, Dist.Unit, 4), dhT = Generators.Fill(h0.Length, Dist.Unit, 5), dcT = Generators.Fill(c0.Length, Dist.Unit, 6);
         var all = new LstmTrainer(p, options, B, T);
         float[] y = new float[dY.Length], hT = new float[h0.Length], cT = new float[c0.Length], dX = new float[x.Length], dh0 = new float[h0.Length], dc0 = new float[c0.Length];
         all.Forward(x, h0, c0, y, hT, cT, lengths);
-        all.Backward(dY, default, default, p.CreateGradient(), dX, dh0, dc0);
+        all.Backward(dY, dhT, dcT, p.CreateGradient(), dX, dh0, dc0);
         for (int b = 0; b < B; b++)
         {
             int length = lengths[b];
             float[] xr = new float[length * I], dYr = new float[length * 2 * H], h0r = new float[Cells * H], c0r = new float[Cells * H];
+            float[] dhTr = new float[Cells * H], dcTr = new float[Cells * H];
             for (int t = 0; t < length; t++)
             {
                 x.AsSpan(((t * B) + b) * I, I).CopyTo(xr.AsSpan(t * I));
@@ -231,12 +245,14 @@ public sealed class LstmTrainerTests(ITestOutputHelper output)
             {
                 h0.AsSpan(((k * B) + b) * H, H).CopyTo(h0r.AsSpan(k * H));
                 c0.AsSpan(((k * B) + b) * H, H).CopyTo(c0r.AsSpan(k * H));
+                dhT.AsSpan(((k * B) + b) * H, H).CopyTo(dhTr.AsSpan(k * H));
+                dcT.AsSpan(((k * B) + b) * H, H).CopyTo(dcTr.AsSpan(k * H));
             }
 
             var one = new LstmTrainer(p, options, 1, T);
             float[] yr = new float[dYr.Length], hTr = new float[h0r.Length], cTr = new float[c0r.Length], dXr = new float[xr.Length], dh0r = new float[h0r.Length], dc0r = new float[c0r.Length];
             one.Forward(xr, h0r, c0r, yr, hTr, cTr);
-            one.Backward(dYr, default, default, p.CreateGradient(), dXr, dh0r, dc0r);
+            one.Backward(dYr, dhTr, dcTr, p.CreateGradient(), dXr, dh0r, dc0r);
             for (int t = 0; t < T; t++)
             {
                 ReadOnlySpan<float> got = y.AsSpan(((t * B) + b) * 2 * H, 2 * H);
@@ -251,6 +267,69 @@ public sealed class LstmTrainerTests(ITestOutputHelper output)
                 Check.BitwiseEqual(dh0r.AsSpan(k * H, H), dh0.AsSpan(((k * B) + b) * H, H), $"row {b} dh0 cell {k}");
                 Check.BitwiseEqual(dc0r.AsSpan(k * H, H), dc0.AsSpan(((k * B) + b) * H, H), $"row {b} dc0 cell {k}");
             }
+        }
+    }
+
+    /// <summary>
+    /// Nothing past a row's length takes part (docs/training.md): NaN or ∞ padding in x and dY gives bitwise the results
+    /// of zero padding: y, hT, cT, every tensor's gradient, dX, dh0, dc0. The weight-gradient products run over all T·B
+    /// rows and multiply the padded rows by a zero gradient, and 0·NaN = 0·∞ = NaN, so the padding must not reach them.
+    /// </summary>
+    [Theory]
+    [InlineData(float.NaN, false)]
+    [InlineData(float.PositiveInfinity, true)]
+    [InlineData(float.NegativeInfinity, false)]
+    public void LstmTrainer_NonFinitePadding_IsZeroPadding(float pad, bool batchFirst)
+    {
+        LstmStackParameters p = RandomStack(3, 5, 2, 2, 2, LstmBiasMode.Separate, 11);
+        var options = new LstmOptions { Direction = LstmDirection.Bidirectional, BatchFirst = batchFirst };
+        const int B = 3, T = 4, I = 3, S = 2;
+        int[] lengths = [4, 0, 2];
+        float[] x = Generators.Fill(T * B * I, Dist.Unit, 1), dY = Generators.Fill(T * B * 2 * S, Dist.Unit, 2);
+        float[] zero = RunRagged(new LstmTrainer(p, options, B, T), Pad(x, I, 0f), Pad(dY, 2 * S, 0f), lengths, 3);
+        float[] bad = RunRagged(new LstmTrainer(p, options, B, T), Pad(x, I, pad), Pad(dY, 2 * S, pad), lengths, 3);
+        Assert.All(zero, v => Assert.True(float.IsFinite(v)));
+        Check.BitwiseEqual(zero, bad, $"y, hT, cT, gradient, dX, dh0, dc0 with {pad} padding");
+
+        float[] Pad(float[] values, int features, float value)
+        {
+            float[] padded = (float[])values.Clone();
+            for (int b = 0; b < B; b++)
+            {
+                for (int t = lengths[b]; t < T; t++)
+                {
+                    padded.AsSpan((batchFirst ? (b * T) + t : (t * B) + b) * features, features).Fill(value);
+                }
+            }
+
+            return padded;
+        }
+    }
+
+    /// <summary>
+    /// The caches past a row's length hold nothing of an earlier call: a ragged batch after a batch of NaN or ∞ (every
+    /// row full, or ragged with other lengths) gives bitwise the results of a fresh trainer, projections included (the
+    /// stale h_{t−1} and m_t rows would make dW_hh and dW_hr NaN).
+    /// </summary>
+    [Fact]
+    public void LstmTrainer_RaggedBatchAfterNonFiniteBatch_IsAFreshTrainer()
+    {
+        LstmStackParameters p = RandomStack(3, 5, 2, 2, 2, LstmBiasMode.Separate, 12);
+        var options = new LstmOptions { Direction = LstmDirection.Bidirectional };
+        const int B = 3, T = 4, I = 3, S = 2;
+        int[] lengths = [2, 4, 1];
+        float[] x = Generators.Fill(T * B * I, Dist.Unit, 1), dY = Generators.Fill(T * B * 2 * S, Dist.Unit, 2);
+        float[] fresh = RunRagged(new LstmTrainer(p, options, B, T), x, dY, lengths, 4);
+        Assert.All(fresh, v => Assert.True(float.IsFinite(v)));
+        foreach ((float poison, int[] poisonLengths) in new[] { (float.NaN, Array.Empty<int>()), (float.PositiveInfinity, new[] { 4, 3, 4 }) })
+        {
+            var trainer = new LstmTrainer(p, options, B, T);
+            float[] bad = new float[x.Length];
+            bad.AsSpan().Fill(poison);
+            float[] badDy = new float[dY.Length];
+            badDy.AsSpan().Fill(poison);
+            _ = RunRagged(trainer, bad, badDy, poisonLengths, 5);
+            Check.BitwiseEqual(fresh, RunRagged(trainer, x, dY, lengths, 4), $"after a batch of {poison} (lengths [{string.Join(", ", poisonLengths)}])");
         }
     }
 
@@ -458,6 +537,20 @@ public sealed class LstmTrainerTests(ITestOutputHelper output)
         }
 
         return (losses, norms, p);
+    }
+
+    /// <summary>One forward and backward on <paramref name="trainer"/> with random states and state gradients (seeded by <paramref name="seed"/>); returns y, hT, cT, the gradient, dX, dh0 and dc0 in one array.</summary>
+    private static float[] RunRagged(LstmTrainer trainer, float[] x, float[] dY, int[] lengths, int seed)
+    {
+        LstmStackParameters p = trainer.Parameters;
+        int cells = p.Layers * p.Directions, batch = trainer.BatchSize;
+        float[] h0 = Generators.Fill(cells * batch * p.StateSize, Dist.Unit, seed), c0 = Generators.Fill(cells * batch * p.HiddenSize, Dist.Unit, seed + 1);
+        float[] dhT = Generators.Fill(h0.Length, Dist.Unit, seed + 2), dcT = Generators.Fill(c0.Length, Dist.Unit, seed + 3);
+        float[] y = new float[dY.Length], hT = new float[h0.Length], cT = new float[c0.Length], dX = new float[x.Length], dh0 = new float[h0.Length], dc0 = new float[c0.Length];
+        LstmStackParameters g = p.CreateGradient();
+        trainer.Forward(x, h0, c0, y, hT, cT, lengths);
+        trainer.Backward(dY, dhT, dcT, g, dX, dh0, dc0);
+        return [.. y, .. hT, .. cT, .. g.Values, .. dX, .. dh0, .. dc0];
     }
 
     internal static LstmStackParameters RandomStack(int input, int hidden, int layers, int directions, int projection, LstmBiasMode mode, int seed)

@@ -120,11 +120,57 @@ public sealed class OptimizerTests
         Assert.Equal(0f, Gradients.GlobalNorm(g, default));
     }
 
+    /// <summary>
+    /// IOptimizer trains a stack too: SgdOptimizer and AdamOptimizer built over an LstmStackParameters, called through the
+    /// interface, give bitwise the direct calls; an implementer written for one cell only (no stack overload) gets the
+    /// default, a NotSupportedException that says what to do; a stack-built optimizer given one cell's gradient throws
+    /// InvalidOperationException naming Update(LstmStackParameters).
+    /// </summary>
+    [Fact]
+    public void IOptimizer_UpdatesAStack()
+    {
+        LstmStackParameters a = LstmStackParameters.CreateRandom(3, 4, 2, 2, 2, LstmBiasMode.Separate, 1);
+        LstmStackParameters b = a.Clone();
+        LstmStackParameters g = a.CreateGradient();
+        Generators.Fill(g.Values.Length, Dist.Unit, 2).CopyTo(g.Values);
+        foreach ((IOptimizer viaInterface, Action direct) in new (IOptimizer, Action)[]
+        {
+            (new SgdOptimizer(a, 0.1f, 0.9f), Direct(new SgdOptimizer(b, 0.1f, 0.9f))),
+            (new AdamOptimizer(a, 0.01f), Direct2(new AdamOptimizer(b, 0.01f))),
+        })
+        {
+            for (int step = 0; step < 2; step++)
+            {
+                viaInterface.Update(g);
+                direct();
+            }
+
+            Check.BitwiseEqual(b.Values, a.Values, viaInterface.GetType().Name);
+            Assert.Contains("Update(LstmStackParameters", Assert.Throws<InvalidOperationException>(() => viaInterface.Update(new LstmParameters(3, 4))).Message, StringComparison.Ordinal);
+        }
+
+        IOptimizer cellOnly = new CellOnlyOptimizer();
+        NotSupportedException e = Assert.Throws<NotSupportedException>(() => cellOnly.Update(g));
+        Assert.Contains(nameof(CellOnlyOptimizer), e.Message, StringComparison.Ordinal);
+        Assert.Contains("Update(LstmStackParameters)", e.Message, StringComparison.Ordinal);
+
+        Action Direct(SgdOptimizer o) => () => o.Update(g);
+        Action Direct2(AdamOptimizer o) => () => o.Update(g);
+    }
+
     [Fact]
     public void Optimizers_Throw()
     {
         var p = new LstmParameters(2, 2);
         Check.Throws<ArgumentException>("gradient", () => new AdamOptimizer(p).Update(new LstmParameters(2, 3)));
         Check.Throws<ArgumentOutOfRangeException>("learningRate", () => _ = new SgdOptimizer(p, float.PositiveInfinity));
+    }
+
+    /// <summary>An optimizer written before stacks could be trained: only the one-cell overload.</summary>
+    private sealed class CellOnlyOptimizer : IOptimizer
+    {
+        public void Update(LstmParameters gradient)
+        {
+        }
     }
 }

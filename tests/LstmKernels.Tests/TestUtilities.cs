@@ -95,13 +95,14 @@ internal static class Check
         }
     }
 
-    /// <summary>Runs <paramref name="call"/> and checks the exception type and ParamName.</summary>
-    public static void Throws<TException>(string paramName, Action call)
+    /// <summary>Runs <paramref name="call"/> and checks the exception type and ParamName; returns the exception.</summary>
+    public static TException Throws<TException>(string paramName, Action call)
         where TException : ArgumentException
     {
         TException e = Assert.Throws<TException>(call);
         Assert.Equal(paramName, e.ParamName);
         Assert.False(string.IsNullOrWhiteSpace(e.Message));
+        return e;
     }
 }
 

@@ -23,6 +23,12 @@ public enum LstmBiasMode
     /// </summary>
     Summed,
 
-    /// <summary>No bias (PyTorch's <c>nn.LSTM(…, bias=False)</c>): no bias tensors; the bias is zero and never trained.</summary>
+    /// <summary>
+    /// No bias (PyTorch's <c>nn.LSTM(…, bias=False)</c>): no bias tensors; the bias is zero and never trained. The same
+    /// model as <see cref="LstmOptions.Bias"/> false and, for one layer, <see cref="LstmBptt"/>'s and
+    /// <see cref="TruncatedBptt"/>'s <c>bias: false</c>; the three must agree (<see cref="LstmTrainer"/>,
+    /// <see cref="LstmStackParameters.ToLstm"/> and <see cref="LstmStackParameters.FromLstm"/> refuse options or a model
+    /// whose <see cref="LstmOptions.Bias"/> says otherwise).
+    /// </summary>
     None,
 }

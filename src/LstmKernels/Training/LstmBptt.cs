@@ -54,7 +54,8 @@ public sealed class LstmBptt
     /// <param name="maxSteps">The longest sequence (at least 1).</param>
     /// <param name="bias">False for a layer without a bias: <see cref="LstmParameters.Bias"/> must be zero, the forward pass
     /// adds none and <see cref="Backward"/> leaves the bias gradient untouched, so a cleared gradient keeps it at zero
-    /// through SGD and Adam.</param>
+    /// through SGD and Adam. The one-layer form of <see cref="LstmOptions.Bias"/> false and <see cref="LstmBiasMode.None"/>:
+    /// pass false exactly for a model whose options have Bias false.</param>
     /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="bias"/> is false and the parameters' bias is not zero, or they have peepholes.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>

@@ -10,10 +10,10 @@ public sealed partial class LstmStackParameters
     /// <c>bias_ih</c>, <c>bias_hh</c> starts at zero. Train with <paramref name="lstm"/>'s <see cref="Lstm.Options"/>.
     /// </summary>
     /// <param name="lstm">The model; its weights are copied (with reduced precision, the rounded ones it computes with).</param>
-    /// <param name="biasMode">Which bias tensors are parameters; a model without biases (<see cref="LstmOptions.Bias"/> false) needs <see cref="LstmBiasMode.None"/>.</param>
+    /// <param name="biasMode">Which bias tensors are parameters; it must agree with the model's <see cref="LstmOptions.Bias"/>: <see cref="LstmBiasMode.None"/> exactly for a model without biases (Bias false), Separate or Summed for a model with biases.</param>
     /// <returns>New parameters.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="lstm"/> is null.</exception>
-    /// <exception cref="ArgumentException">The model has peepholes, or <paramref name="biasMode"/> does not fit its biases.</exception>
+    /// <exception cref="ArgumentException">The model has peepholes, or <paramref name="biasMode"/> does not agree with its <see cref="LstmOptions.Bias"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="biasMode"/> is undefined.</exception>
     public static LstmStackParameters FromLstm(Lstm lstm, LstmBiasMode biasMode)
     {
@@ -21,6 +21,11 @@ public sealed partial class LstmStackParameters
         if (!lstm.Options.Bias && biasMode != LstmBiasMode.None)
         {
             ThrowHelper.Argument(nameof(biasMode), $"The model has no biases (Options.Bias false); training it with {biasMode} biases would add some. Use LstmBiasMode.None.");
+        }
+
+        if (lstm.Options.Bias && biasMode == LstmBiasMode.None)
+        {
+            ThrowHelper.Argument(nameof(biasMode), "The model has biases (Options.Bias true); LstmBiasMode.None would train it without them. Use LstmBiasMode.Separate or Summed.");
         }
 
         int count = lstm.Layers * lstm.Directions;
@@ -151,20 +156,30 @@ public sealed partial class LstmStackParameters
     }
 
     /// <summary>An <see cref="Lstm"/> for inference with these weights (copied, biases summed; with <see cref="LstmBiasMode.None"/> a model without biases, <see cref="LstmOptions.Bias"/> false, so that exports write no bias).</summary>
-    /// <param name="options">Direction and layout; null for the default (then D must be 1). Its <see cref="LstmOptions.Directions"/> must be <see cref="Directions"/>.</param>
+    /// <param name="options">
+    /// Direction and layout, e.g. the options the stack was trained with; or null for the stack's own: forward with one
+    /// direction, bidirectional with two, time-major, <see cref="LstmOptions.Bias"/> false exactly with
+    /// <see cref="LstmBiasMode.None"/>. Given options must agree with the stack: <see cref="LstmOptions.Directions"/> is
+    /// <see cref="Directions"/> and <see cref="LstmOptions.Bias"/> is false exactly with <see cref="LstmBiasMode.None"/>.
+    /// </param>
     /// <returns>A new LSTM.</returns>
-    /// <exception cref="ArgumentException">The options' number of directions differs from <see cref="Directions"/>, or an option is invalid.</exception>
+    /// <exception cref="ArgumentException">The options' number of directions differs from <see cref="Directions"/>, their <see cref="LstmOptions.Bias"/> contradicts <see cref="BiasMode"/>, or an option is invalid.</exception>
     public Lstm ToLstm(LstmOptions? options = null)
     {
-        options ??= LstmOptions.Default;
-        if (BiasMode == LstmBiasMode.None)
-        {
-            options = options with { Bias = false };
-        }
-
+        bool bias = BiasMode != LstmBiasMode.None;
+        options ??= new LstmOptions { Direction = Directions == 2 ? LstmDirection.Bidirectional : LstmDirection.Forward, Bias = bias };
         if (options.Directions != Directions)
         {
             ThrowHelper.Argument(nameof(options), $"'options' has {options.Directions} direction(s); these parameters have {Directions}.");
+        }
+
+        if (options.Bias != bias)
+        {
+            ThrowHelper.Argument(
+                nameof(options),
+                bias
+                    ? $"'options.Bias' is false (a model without biases), but these parameters have {BiasMode} biases; set Bias = true in the options."
+                    : "'options.Bias' is true (a model with biases), but these parameters have LstmBiasMode.None (no bias tensor); set Bias = false in the options.");
         }
 
         int count = Layers * Directions;

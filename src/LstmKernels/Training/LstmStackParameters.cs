@@ -40,7 +40,7 @@ public sealed partial class LstmStackParameters
     /// <param name="directions">D: 1, or 2 for bidirectional.</param>
     /// <param name="projectionSize">P (PyTorch's <c>proj_size</c>) in 1..H−1, or 0 for none.</param>
     /// <param name="biasMode">Which bias tensors are parameters.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is out of range, the bias mode is undefined, or the tensors would not fit in one array.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size is out of range, the bias mode is undefined, or the tensors would not fit in one array (<see cref="Array.MaxLength"/> values; named <paramref name="hiddenSize"/> when one layer is too large, else <paramref name="layers"/>), checked before anything is allocated.</exception>
     public LstmStackParameters(int inputSize, int hiddenSize, int layers, int directions, int projectionSize, LstmBiasMode biasMode)
     {
         if (inputSize < 1)
@@ -69,6 +69,23 @@ public sealed partial class LstmStackParameters
             ThrowHelper.OutOfRange(nameof(biasMode), biasMode, "must be a defined LstmBiasMode");
         }
 
+        // Every size in 128 bits before anything is allocated: huge layer counts neither overflow nor allocate.
+        int state = projectionSize > 0 ? projectionSize : hiddenSize;
+        Int128 gateRows = 4 * (Int128)hiddenSize;
+        Int128 perCell = (gateRows * state) + (biasMode switch { LstmBiasMode.Separate => 2, LstmBiasMode.Summed => 1, _ => 0 } * gateRows)
+            + ((Int128)projectionSize * hiddenSize);
+        Int128 firstLayer = directions * ((gateRows * inputSize) + perCell);
+        Int128 laterLayer = directions * ((gateRows * directions * state) + perCell);
+        if (firstLayer > Array.MaxLength)
+        {
+            ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, $"with inputSize {inputSize} and {directions} direction(s) gives a first layer larger than one array can hold ({Array.MaxLength} values)");
+        }
+
+        if (firstLayer + ((layers - 1) * laterLayer) > Array.MaxLength)
+        {
+            ThrowHelper.OutOfRange(nameof(layers), layers, $"with inputSize {inputSize}, hiddenSize {hiddenSize} and {directions} direction(s) gives more parameters than one array can hold ({Array.MaxLength} values)");
+        }
+
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         Layers = layers;
@@ -82,7 +99,6 @@ public sealed partial class LstmStackParameters
         var slotList = new List<int>(cells * TensorsPerCell);
         long total = 0;
         long rows = 4L * hiddenSize;
-        int state = StateSize;
         for (int layer = 0; layer < layers; layer++)
         {
             long input = layer == 0 ? inputSize : (long)directions * state;
@@ -109,11 +125,6 @@ public sealed partial class LstmStackParameters
 
                 void Add(int slot, string name, long length)
                 {
-                    if (total + length > Array.MaxLength)
-                    {
-                        ThrowHelper.OutOfRange(nameof(hiddenSize), hiddenSize, $"with inputSize {inputSize}, {layers} layer(s) and {directions} direction(s) gives more parameters than one array can hold");
-                    }
-
                     offsets[(cell * TensorsPerCell) + slot] = (int)total;
                     lengths[(cell * TensorsPerCell) + slot] = (int)length;
                     nameList.Add(name);

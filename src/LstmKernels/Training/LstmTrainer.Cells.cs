@@ -32,6 +32,16 @@ public sealed partial class LstmTrainer
         float[] cPrevAll = cellPrev[k], cAll = cellNew[k], hPrevAll = hiddenPrev[k], mAll = hiddenFull[k];
         int maxLength = MaxLength();
         bool uniform = Uniform(steps);
+        if (!uniform)
+        {
+            // The steps below write h_{t−1} and m_t only at each row's valid positions; the rest would keep what an
+            // earlier call left (perhaps NaN or ∞), which dW_hh += dZᵀ·H_prev and dW_hr += dHᵀ·M multiply by zero.
+            ClearPastLengths(hPrevAll, steps, s);
+            if (projects)
+            {
+                ClearPastLengths(mAll, steps, h);
+            }
+        }
         for (int step = 0; step < maxLength; step++)
         {
             Kernels.LinearUnchecked(s, hState, wHh, default, zStep);
@@ -245,6 +255,19 @@ public sealed partial class LstmTrainer
                 {
                     source.Slice(timeMajor, features).CopyTo(destination.Slice(batchFirst, features));
                 }
+            }
+        }
+    }
+
+    /// <summary>Zeroes the rows <c>(t, b)</c> of a time-major <c>[T, B, features]</c> cache with <c>t ≥ L_b</c>, the positions past each row's length.</summary>
+    private void ClearPastLengths(Span<float> cache, int steps, int features)
+    {
+        int batch = BatchSize;
+        for (int b = 0; b < batch; b++)
+        {
+            for (int t = lengths[b]; t < steps; t++)
+            {
+                cache.Slice(((t * batch) + b) * features, features).Clear();
             }
         }
     }

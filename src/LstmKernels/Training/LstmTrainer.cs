@@ -8,7 +8,8 @@ namespace LstmKernels.Training;
 /// directions, batch-first layout, per-row sequence lengths and projections. A forward pass that caches what the
 /// backward pass needs, and a backward pass that accumulates the gradient of every tensor of
 /// <see cref="LstmStackParameters"/> and writes the gradients of the inputs and of the initial states. Zero allocation
-/// per call after construction.
+/// per call after construction. Single-threaded: every call runs on the calling thread (<see cref="LstmOptions.StepThreads"/>
+/// is ignored; train several models, or several shards of a batch with their own trainers, on several threads instead).
 /// </summary>
 /// <remarks>
 /// <para>Shapes and semantics are those of <see cref="Lstm.Forward"/>: <c>x [T, B, I]</c> (<c>[B, T, I]</c> batch-first),
@@ -25,6 +26,9 @@ namespace LstmKernels.Training;
 /// over each gradient matrix per call): <c>dW_ih += dZᵀ·X</c>, <c>dW_hh += dZᵀ·H_prev</c>, <c>db += Σ dZ</c> (into
 /// <c>bias_ih</c> and <c>bias_hh</c> alike with <see cref="LstmBiasMode.Separate"/>), <c>dW_hr += dHᵀ·M</c> and the
 /// layer's input gradient <c>dZ·W_ih</c>, which is the output gradient of the layer below.</para>
+/// <para>Positions past a row's length take no part: the caches of those rows (the inputs, h_{t−1} and, with
+/// projections, o ⊙ tanh(c_t)) are zeroed at every ragged <see cref="Forward"/>, so NaN or ∞ padding in x, or values an
+/// earlier call left, cannot reach the batched products (0·NaN is NaN).</para>
 /// <para>The weights are read from <see cref="Parameters"/> at every call, so an optimizer that updates them in place
 /// is seen by the next <see cref="Forward"/>; call <see cref="Backward"/> before changing them. One instance is for one
 /// thread.</para>
@@ -55,11 +59,11 @@ public sealed partial class LstmTrainer
 
     /// <summary>Allocates the caches for sequences of up to <paramref name="maxSteps"/> steps of <paramref name="batchSize"/> rows.</summary>
     /// <param name="parameters">The tensors to train; read (not copied) at every call.</param>
-    /// <param name="options">Direction and layout (<see cref="LstmOptions.Direction"/>, <see cref="LstmOptions.BatchFirst"/>); null for the default. Its number of directions must be the parameters'; <see cref="LstmOptions.Bias"/> false needs parameters with <see cref="LstmBiasMode.None"/> (no bias tensor, so nothing to update); the ONNX-only options (clip, input_forget, other activations, peepholes) and reduced precision are not trained.</param>
+    /// <param name="options">Direction and layout (<see cref="LstmOptions.Direction"/>, <see cref="LstmOptions.BatchFirst"/>); null for the default. Its number of directions must be the parameters'; <see cref="LstmOptions.Bias"/> must agree with the parameters' <see cref="LstmStackParameters.BiasMode"/>: false exactly with <see cref="LstmBiasMode.None"/> (no bias tensor, so nothing to update), true with Separate or Summed; the ONNX-only options (clip, input_forget, other activations, peepholes) and reduced precision are not trained, and <see cref="LstmOptions.StepThreads"/> is ignored (the trainer runs on the calling thread).</param>
     /// <param name="batchSize">B, the rows per step (at least 1).</param>
     /// <param name="maxSteps">The longest sequence (at least 1).</param>
     /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
-    /// <exception cref="ArgumentException">The options do not fit the parameters or are not trainable.</exception>
+    /// <exception cref="ArgumentException">The options do not fit the parameters (directions, or <see cref="LstmOptions.Bias"/> against the bias mode) or are not trainable.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1, or the caches would not fit in arrays.</exception>
     public LstmTrainer(LstmStackParameters parameters, LstmOptions? options, int batchSize, int maxSteps)
     {
@@ -72,7 +76,12 @@ public sealed partial class LstmTrainer
 
         if (!options.Bias && parameters.BiasMode != LstmBiasMode.None)
         {
-            ThrowHelper.Argument(nameof(options), $"'options.Bias' is false (a model without biases), but the parameters have {parameters.BiasMode} biases; train LstmStackParameters with LstmBiasMode.None, which has no bias to update.");
+            ThrowHelper.Argument(nameof(options), $"'options.Bias' is false (a model without biases), but the parameters have {parameters.BiasMode} biases; train LstmStackParameters with LstmBiasMode.None, which has no bias to update, or set Bias = true in the options.");
+        }
+
+        if (options.Bias && parameters.BiasMode == LstmBiasMode.None)
+        {
+            ThrowHelper.Argument(nameof(options), "'options.Bias' is true (a model with biases), but the parameters have LstmBiasMode.None (no bias tensor, so the model would train without biases); set Bias = false in the options (nn.LSTM(bias=False)), or train parameters with LstmBiasMode.Separate or Summed.");
         }
 
         if (!options.IsPlain || options.Precision != WeightPrecision.Float32)
@@ -216,12 +225,20 @@ public sealed partial class LstmTrainer
         bool batchFirst = Options.BatchFirst;
         CopyLayout(x, xCache, steps, batch, input, toTimeMajor: batchFirst);
         int rows = steps * batch;
+        bool uniform = Uniform(steps);
+        if (!uniform)
+        {
+            // The weight-gradient products run over all T·B rows and multiply the rows past a row's length by a zero
+            // gradient; 0·NaN and 0·∞ are NaN, so the caller's padding must not reach them: those rows become zero.
+            ClearPastLengths(xCache, steps, input);
+        }
+
         ReadOnlySpan<float> layerInput = xCache.AsSpan(0, rows * input);
         int inSize = input;
         for (int layer = 0; layer < p.Layers; layer++)
         {
             Span<float> output = layerOutput[layer].AsSpan(0, rows * dirs * s);
-            if (!Uniform(steps))
+            if (!uniform)
             {
                 output.Clear(); // the outputs past a row's length are zero; with every row full, each is written
             }

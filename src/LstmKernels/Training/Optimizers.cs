@@ -2,12 +2,26 @@ using LstmKernels.Internal;
 
 namespace LstmKernels.Training;
 
-/// <summary>An update rule that applies a gradient to the parameters it was built for.</summary>
+/// <summary>
+/// An update rule that applies a gradient to the parameters it was built for: one cell's <see cref="LstmParameters"/>
+/// (<see cref="Update(LstmParameters)"/>) or a whole <see cref="LstmStackParameters"/> (<see cref="Update(LstmStackParameters)"/>).
+/// </summary>
 public interface IOptimizer
 {
     /// <summary>Applies one update with <paramref name="gradient"/> (shaped like the parameters); zero allocation.</summary>
     /// <param name="gradient">The gradient; only read.</param>
     void Update(LstmParameters gradient);
+
+    /// <summary>
+    /// Applies one update with <paramref name="gradient"/>, shaped like the stack the optimizer was built for (what
+    /// <see cref="LstmTrainer.Backward"/> accumulates); zero allocation. <see cref="SgdOptimizer"/> and
+    /// <see cref="AdamOptimizer"/> built over an <see cref="LstmStackParameters"/> implement it; the default
+    /// implementation, for optimizers written before stacks could be trained, throws.
+    /// </summary>
+    /// <param name="gradient">The gradient; only read.</param>
+    /// <exception cref="NotSupportedException">The optimizer does not train stacks (the default implementation).</exception>
+    void Update(LstmStackParameters gradient) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement IOptimizer.Update(LstmStackParameters): it trains one cell's LstmParameters only. Use SgdOptimizer or AdamOptimizer built over the LstmStackParameters, or implement that overload.");
 }
 
 /// <summary>
@@ -63,7 +77,8 @@ public sealed class SgdOptimizer : IOptimizer
     /// <summary>Applies one update with <paramref name="gradient"/>, shaped like the stack this optimizer was built for; zero allocation.</summary>
     /// <param name="gradient">The gradient; only read.</param>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="gradient"/> has another layout than the parameters, or this optimizer was built for one cell's <see cref="LstmParameters"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradient"/> has another layout than the parameters.</exception>
+    /// <exception cref="InvalidOperationException">This optimizer was built for one cell's <see cref="LstmParameters"/> (use <see cref="Update(LstmParameters)"/>).</exception>
     public void Update(LstmStackParameters gradient)
     {
         Gradients.CheckSameLayout(stack, gradient, nameof(gradient));
@@ -72,7 +87,8 @@ public sealed class SgdOptimizer : IOptimizer
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="gradient"/> has other sizes than the parameters, or this optimizer was built for an <see cref="LstmStackParameters"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradient"/> has other sizes than the parameters.</exception>
+    /// <exception cref="InvalidOperationException">This optimizer was built for an <see cref="LstmStackParameters"/> (use <see cref="Update(LstmStackParameters)"/>).</exception>
     public void Update(LstmParameters gradient)
     {
         Gradients.CheckSameShape(parameters, gradient, nameof(gradient));
@@ -154,7 +170,8 @@ public sealed class AdamOptimizer : IOptimizer
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="gradient"/> has other sizes than the parameters, or this optimizer was built for an <see cref="LstmStackParameters"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradient"/> has other sizes than the parameters.</exception>
+    /// <exception cref="InvalidOperationException">This optimizer was built for an <see cref="LstmStackParameters"/> (use <see cref="Update(LstmStackParameters)"/>).</exception>
     public void Update(LstmParameters gradient)
     {
         Gradients.CheckSameShape(parameters, gradient, nameof(gradient));
@@ -168,7 +185,8 @@ public sealed class AdamOptimizer : IOptimizer
     /// <summary>Applies one update with <paramref name="gradient"/>, shaped like the stack this optimizer was built for; zero allocation.</summary>
     /// <param name="gradient">The gradient; only read.</param>
     /// <exception cref="ArgumentNullException"><paramref name="gradient"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="gradient"/> has another layout than the parameters, or this optimizer was built for one cell's <see cref="LstmParameters"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="gradient"/> has another layout than the parameters.</exception>
+    /// <exception cref="InvalidOperationException">This optimizer was built for one cell's <see cref="LstmParameters"/> (use <see cref="Update(LstmParameters)"/>).</exception>
     public void Update(LstmStackParameters gradient)
     {
         Gradients.CheckSameLayout(stack, gradient, nameof(gradient));
@@ -313,7 +331,7 @@ public static class Gradients
         ArgumentNullException.ThrowIfNull(gradient, paramName);
         if (parameters is null)
         {
-            ThrowHelper.Argument(paramName, "This optimizer was built for LstmStackParameters; pass the gradient as LstmStackParameters.");
+            throw new InvalidOperationException("This optimizer was built for LstmStackParameters; call Update(LstmStackParameters gradient) with a gradient from the parameters' CreateGradient() (what LstmTrainer.Backward accumulates).");
         }
 
         if (gradient.InputSize != parameters.InputSize || gradient.HiddenSize != parameters.HiddenSize)
@@ -327,7 +345,7 @@ public static class Gradients
         ArgumentNullException.ThrowIfNull(gradient, paramName);
         if (parameters is null)
         {
-            ThrowHelper.Argument(paramName, "This optimizer was built for one cell's LstmParameters; pass the gradient as LstmParameters.");
+            throw new InvalidOperationException("This optimizer was built for one cell's LstmParameters; call Update(LstmParameters gradient), or build the optimizer over the LstmStackParameters to train a stack.");
         }
 
         if (!parameters.SameLayout(gradient))
