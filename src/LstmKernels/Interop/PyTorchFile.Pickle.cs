@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace LstmKernels.Interop;
@@ -19,6 +20,11 @@ public static partial class PyTorchFile
         private const int MaxMarks = 1 << 12;
         private const int MaxMemo = 1 << 20;
         private const int MaxGlobalLine = 1024;
+
+        private static readonly UTF8Encoding Utf8 = new(false, true);
+        private static readonly object True = true;
+        private static readonly object False = false;
+        private static readonly object[] SmallInts = [.. Enumerable.Range(0, 1024).Select(v => (object)(long)v)];
 
         private readonly List<object?> stack = [];
         private readonly List<int> marks = [];
@@ -90,8 +96,9 @@ public static partial class PyTorchFile
                         Push(new PickleDict(ordered: false));
                         break;
                     case (byte)'s': // SETITEM
-                        object?[] pair = PopMany(2);
-                        Dict("SETITEM").Items.Add((pair[0], pair[1]));
+                        object? value = Pop();
+                        object? key = Pop();
+                        SetItem(Dict("SETITEM"), key, value);
                         break;
                     case (byte)'u': // SETITEMS
                         object?[] items = PopToMark();
@@ -103,30 +110,30 @@ public static partial class PyTorchFile
                         PickleDict target = Dict("SETITEMS");
                         for (int k = 0; k < items.Length; k += 2)
                         {
-                            target.Items.Add((items[k], items[k + 1]));
+                            SetItem(target, items[k], items[k + 1]);
                         }
 
                         break;
                     case (byte)'J': // BININT
-                        Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4)));
+                        Push(Box(BinaryPrimitives.ReadInt32LittleEndian(Take(4))));
                         break;
                     case (byte)'K': // BININT1
-                        Push((long)Take(1)[0]);
+                        Push(Box(Take(1)[0]));
                         break;
                     case (byte)'M': // BININT2
-                        Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2)));
+                        Push(Box(BinaryPrimitives.ReadUInt16LittleEndian(Take(2))));
                         break;
                     case 0x8A: // LONG1: n bytes of two's complement, little-endian.
-                        Push(Long1());
+                        Push(Box(Long1()));
                         break;
                     case (byte)'N': // NONE
                         Push(null);
                         break;
                     case 0x88: // NEWTRUE
-                        Push(true);
+                        Push(True);
                         break;
                     case 0x89: // NEWFALSE
-                        Push(false);
+                        Push(False);
                         break;
                     case (byte)'X': // BINUNICODE
                         Push(Text(BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
@@ -143,11 +150,11 @@ public static partial class PyTorchFile
                         Push(names is [string m, string n] ? Resolve(m, n) : Fail<PickleGlobal>("STACK_GLOBAL on values that are not two strs"));
                         break;
                     case (byte)'R': // REDUCE
-                        object?[] call = PopMany(2);
-                        Push(Reduce(call[0], call[1]));
+                        object? arguments = Pop();
+                        Push(Reduce(Pop(), arguments));
                         break;
                     case (byte)'b': // BUILD
-                        object? state = PopMany(1)[0];
+                        object? state = Pop();
                         object? built = stack.Count > Floor() ? stack[^1] : null;
                         if (built is not PickleDict || state is not PickleDict)
                         {
@@ -156,7 +163,7 @@ public static partial class PyTorchFile
 
                         break;
                     case (byte)'Q': // BINPERSID
-                        Push(archive.Load(PopMany(1)[0]));
+                        Push(archive.Load(Pop()));
                         break;
                     case (byte)'q': // BINPUT
                         Put(Take(1)[0]);
@@ -179,6 +186,28 @@ public static partial class PyTorchFile
                 }
             }
         }
+
+        /// <summary>
+        /// <c>dict[key] = value</c>: the key must be a str not set before (a pickle of a Python dict never repeats one),
+        /// and each item is charged to the file's budget as it is set, not when the dict is complete.
+        /// </summary>
+        private void SetItem(PickleDict dict, object? key, object? value)
+        {
+            string name = key as string ?? Fail<string>($"a dict key that is {Describe(key)}, not a str (a state_dict's keys are names)");
+
+            if (!dict.TryAdd(name, value))
+            {
+                InteropThrow.Invalid(Format, $"entry {Quote(name)} appears twice.");
+            }
+
+            if (!archive.TryCharge(UnitsPerName))
+            {
+                archive.OverBudget("entry " + Quote(name));
+            }
+        }
+
+        /// <summary>An int as the stack holds it; the small ones (most of a state_dict's) are boxed once for all.</summary>
+        private static object Box(long value) => value is >= 0 and < 1024 ? SmallInts[value] : value;
 
         private object Reduce(object? callable, object? arguments)
         {
@@ -220,7 +249,7 @@ public static partial class PyTorchFile
 
             try
             {
-                return new UTF8Encoding(false, true).GetString(Take((int)length));
+                return Utf8.GetString(Take((int)length));
             }
             catch (DecoderFallbackException)
             {
@@ -281,9 +310,22 @@ public static partial class PyTorchFile
                 Fail($"{count} values wanted and {stack.Count - floor} on the stack above the mark");
             }
 
-            object?[] values = stack.GetRange(stack.Count - count, count).ToArray();
+            object?[] values = CollectionsMarshal.AsSpan(stack)[^count..].ToArray();
             stack.RemoveRange(stack.Count - count, count);
             return values;
+        }
+
+        /// <summary>Pops the value on top, above the last mark.</summary>
+        private object? Pop()
+        {
+            if (stack.Count <= Floor())
+            {
+                Fail($"1 values wanted and 0 on the stack above the mark");
+            }
+
+            object? value = stack[^1];
+            stack.RemoveAt(stack.Count - 1);
+            return value;
         }
 
         private object?[] PopToMark()
@@ -295,7 +337,7 @@ public static partial class PyTorchFile
 
             int floor = marks[^1];
             marks.RemoveAt(marks.Count - 1);
-            object?[] values = stack.GetRange(floor, stack.Count - floor).ToArray();
+            object?[] values = stack.Count == floor ? [] : CollectionsMarshal.AsSpan(stack)[floor..].ToArray();
             stack.RemoveRange(floor, stack.Count - floor);
             return values;
         }
