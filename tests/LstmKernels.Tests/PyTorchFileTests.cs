@@ -204,6 +204,30 @@ public sealed class PyTorchFileTests
         Assert.Contains("BoolStorage", text, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A thousand two-element views of one flattened storage, as PyTorch 1.13.1 saved them in protocol 4 (flat_views.pt):
+    /// read within the budgets (each view costs far more memory than its few bytes of pickle), and within 16 bytes
+    /// allocated per byte of file plus 1 MiB; the views are consecutive pairs of the storage.
+    /// </summary>
+    [Fact]
+    public void PyTorchFile_ManySmallViewsOfOneStorage_AreRead()
+    {
+        byte[] file = File.ReadAllBytes(Path.Combine(Folder, "flat_views.pt"));
+        AssertReadCheaply(file, 1000);
+        IReadOnlyDictionary<string, FloatTensor> tensors = PyTorchFile.Read(file);
+        float[] all = [.. Enumerable.Range(0, 1000).SelectMany(i => tensors[$"layers.{i}.norm.weight"].Data.ToArray())];
+        using ZipArchive zip = new(new MemoryStream(file));
+        ZipArchiveEntry storage = Assert.Single(zip.Entries, e => e.FullName.Contains("/data/", StringComparison.Ordinal));
+        using var bytes = new MemoryStream();
+        using (Stream s = storage.Open())
+        {
+            s.CopyTo(bytes);
+        }
+
+        byte[] raw = bytes.ToArray();
+        Check.BitwiseEqual([.. Enumerable.Range(0, 2000).Select(k => BinaryPrimitives.ReadSingleLittleEndian(raw.AsSpan(4 * k)))], all, "the pairs");
+    }
+
     /// <summary>The hand-built archives of the tests below read as intended when nothing is wrong with them, big-endian ones too.</summary>
     [Fact]
     public void PyTorchFile_HandBuiltArchives_Read()
@@ -418,8 +442,8 @@ public sealed class PyTorchFileTests
     /// zero-element views of rank 64, one-element views of rank 64 whose size-1 dimensions carry different strides,
     /// one view under many names, and views under one repeated name. Each view is charged its elements (at least one)
     /// and its dimensions, each name its entry, against a budget of the file's length; a repeated name is refused where
-    /// it appears. All refused within 16 bytes allocated per byte of file plus 1 MiB; the same archives with a few views
-    /// read.
+    /// it appears. The distinct views and the repeated name are refused, the names of one view (131072 of them) are
+    /// read, all within 16 bytes allocated per byte of file plus 1 MiB; the same archives with a few views read.
     /// </summary>
     [Fact]
     public void PyTorchFile_ManyCheapViews_AreRefusedCheaply()
@@ -433,8 +457,25 @@ public sealed class PyTorchFileTests
 
         AssertRefusedCheaply(ManyViews(N, empty, 4, 4 * (N + 1), k => k % (N + 1), distinctKeys: true), "budget");
         AssertRefusedCheaply(ManyViews(N, single, 4, 4 * N, k => k % N, distinctKeys: true), "budget");
-        AssertRefusedCheaply(ManyViews(N, single, 1, 16 * N, k => 0, distinctKeys: true), "budget");
+        AssertReadCheaply(ManyViews(N, single, 1, 16 * N, k => 0, distinctKeys: true), 16 * N);
         AssertRefusedCheaply(ManyViews(N, single, 4, 4 * N, k => k % N, distinctKeys: false), "entry 'k' appears twice");
+    }
+
+    /// <summary>
+    /// Pickles of a million one-byte opcodes that each build an object or a slot (dicts, Nones, memo entries, empty
+    /// tuples, one-char strs, tuples of tuples): refused by the stack's cap (4096 plus one value per 8 bytes of pickle)
+    /// or the objects' budget (8 bytes per byte of file plus 64 KiB) within 16 bytes allocated per byte of file plus 1 MiB.
+    /// </summary>
+    [Fact]
+    public void PyTorchFile_PickleFloods_AreRefusedCheaply()
+    {
+        const int M = 1 << 20;
+        AssertRefusedCheaply(Build([.. Proto, .. Enumerable.Repeat((byte)'}', M), (byte)'.']), "values on the stack");
+        AssertRefusedCheaply(Build([.. Proto, .. Enumerable.Repeat((byte)'N', M), (byte)'.']), "values on the stack");
+        AssertRefusedCheaply(Build([.. Proto, (byte)'N', .. Enumerable.Repeat((byte)0x94, M), (byte)'.']), "more objects");
+        AssertRefusedCheaply(Build([.. Proto, (byte)'(', .. Enumerable.Repeat((byte)')', M), (byte)'t', (byte)'.']), "values on the stack");
+        AssertRefusedCheaply(Build([.. Proto, .. Enumerable.Range(0, M / 3).SelectMany(k => (byte[])[0x8C, 1, (byte)'a']), (byte)'.']), "values on the stack");
+        AssertRefusedCheaply(Build([.. Proto, (byte)'N', .. Enumerable.Repeat((byte)0x85, M), (byte)'.']), "more objects");
     }
 
     /// <summary>
@@ -481,6 +522,15 @@ public sealed class PyTorchFileTests
         "HalfStorage" => (float)BinaryPrimitives.ReadHalfLittleEndian(bytes),
         _ => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes) << 16),
     };
+
+    private static void AssertReadCheaply(byte[] file, int tensors)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int count = PyTorchFile.Read(file).Count;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(tensors, count);
+        Assert.True(allocated <= (16L * file.Length) + (1 << 20), $"a {file.Length}-byte file made the reader allocate {allocated} bytes");
+    }
 
     private static void AssertRefusedCheaply(byte[] file, string problem)
     {

@@ -67,6 +67,9 @@ public static partial class PyTorchFile
             }
         }
 
+        /// <summary>The length of the file, which the budgets are in proportion to.</summary>
+        public long FileLength => fileLength;
+
         /// <summary>An entry's bytes, read as far as its data goes (never allocated from the size it declares alone).</summary>
         public byte[]? ReadEntry(string name, bool required, long maxBytes = long.MaxValue)
         {

@@ -11,12 +11,24 @@ public static partial class PyTorchFile
     /// <summary>
     /// A restricted unpickler: it builds values (None, bool, int, str, tuple, dict, the allowed globals, storages and
     /// tensors) and never calls anything of the file's choosing. Only the opcodes torch.save's pickles use are read,
-    /// every length is checked against the bytes left before anything is allocated, and the stack, the marks and the
-    /// memo are capped, so a hostile pickle costs memory in proportion to its size at most.
+    /// every length is checked against the bytes left before anything is allocated, the stack (4096 values plus one per 8
+    /// bytes of pickle), the marks and the memo are capped, and the objects built (tuples, dicts, strs, ints, memo
+    /// entries) are charged against 8 bytes per byte of file plus 64 KiB, so a hostile pickle costs memory in
+    /// proportion to its size at most.
     /// </summary>
     private sealed partial class Unpickler(byte[] data, Archive archive)
     {
         private const int MaxStack = 1 << 20;
+
+        /// <summary>
+        /// Bytes of objects (tuples, dicts, strs, ints, memo entries) the pickle may build per byte of the file. A
+        /// state_dict's pickle builds 7 to 10 bytes per byte of itself, and is less than half of its file (each storage
+        /// has its entry and its zip headers besides).
+        /// </summary>
+        private const long ObjectBytesPerFileByte = 8;
+
+        /// <summary>Bytes of objects every pickle may build whatever its length.</summary>
+        private const long ObjectSlack = 1 << 16;
         private const int MaxMarks = 1 << 12;
         private const int MaxMemo = 1 << 20;
         private const int MaxGlobalLine = 1024;
@@ -28,7 +40,10 @@ public static partial class PyTorchFile
 
         private readonly List<object?> stack = [];
         private readonly List<int> marks = [];
-        private readonly Dictionary<long, object?> memo = [];
+        private readonly List<object?> memo = [];
+        private readonly Dictionary<long, object?> sparseMemo = [];
+        private readonly int maxStack = (int)Math.Min(MaxStack, 4096 + (data.Length / 8L));
+        private long objectBytes = (ObjectBytesPerFileByte * archive.FileLength) + ObjectSlack;
         private int at;
         private int opcodeAt;
 
@@ -85,14 +100,15 @@ public static partial class PyTorchFile
                         Push(Array.Empty<object?>());
                         break;
                     case (byte)'t': // TUPLE
-                        Push(PopToMark());
+                        Push(Built(PopToMark()));
                         break;
                     case 0x85: // TUPLE1
                     case 0x86: // TUPLE2
                     case 0x87: // TUPLE3
-                        Push(PopMany(op - 0x84));
+                        Push(Built(PopMany(op - 0x84)));
                         break;
                     case (byte)'}': // EMPTY_DICT
+                        Charge(32);
                         Push(new PickleDict(ordered: false));
                         break;
                     case (byte)'s': // SETITEM
@@ -172,7 +188,7 @@ public static partial class PyTorchFile
                         Put(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
                         break;
                     case 0x94: // MEMOIZE
-                        Put(memo.Count);
+                        Put(memo.Count + sparseMemo.Count);
                         break;
                     case (byte)'h': // BINGET
                         Push(Get(Take(1)[0]));
@@ -207,7 +223,16 @@ public static partial class PyTorchFile
         }
 
         /// <summary>An int as the stack holds it; the small ones (most of a state_dict's) are boxed once for all.</summary>
-        private static object Box(long value) => value is >= 0 and < 1024 ? SmallInts[value] : value;
+        private object Box(long value)
+        {
+            if (value is >= 0 and < 1024)
+            {
+                return SmallInts[value];
+            }
+
+            Charge(24);
+            return value;
+        }
 
         private object Reduce(object? callable, object? arguments)
         {
@@ -219,6 +244,7 @@ public static partial class PyTorchFile
             switch (global)
             {
                 case PickleGlobal.OrderedDict when args.Length == 0:
+                    Charge(32);
                     return new PickleDict(ordered: true);
                 case PickleGlobal.RebuildTensorV2:
                     return archive.Rebuild(args);
@@ -246,6 +272,8 @@ public static partial class PyTorchFile
             {
                 Fail($"a string of {length} bytes with {data.Length - at} left (truncated)");
             }
+
+            Charge(24 + (2L * length));
 
             try
             {
@@ -293,9 +321,9 @@ public static partial class PyTorchFile
 
         private void Push(object? value)
         {
-            if (stack.Count >= MaxStack)
+            if (stack.Count >= maxStack)
             {
-                Fail($"more than {MaxStack} values on the stack");
+                Fail($"more than {maxStack} values on the stack (4096 plus one per 8 bytes of pickle, at most {MaxStack})");
             }
 
             stack.Add(value);
@@ -352,15 +380,51 @@ public static partial class PyTorchFile
                 Fail("a memo PUT with nothing on the stack");
             }
 
-            if (memo.Count >= MaxMemo && !memo.ContainsKey(index))
+            // The pickler numbers its memo entries 0, 1, 2, …: those are a list; any other index goes to a dictionary.
+            if (index < memo.Count)
+            {
+                memo[(int)index] = stack[^1];
+                return;
+            }
+
+            if (memo.Count + sparseMemo.Count >= MaxMemo && !sparseMemo.ContainsKey(index))
             {
                 Fail($"more than {MaxMemo} memo entries");
             }
 
-            memo[index] = stack[^1];
+            if (index == memo.Count && sparseMemo.Count == 0)
+            {
+                // A slot of 8 bytes, and the list may double: 32 bytes allocated at most.
+                Charge(32);
+                memo.Add(stack[^1]);
+            }
+            else
+            {
+                Charge(sparseMemo.ContainsKey(index) ? 0 : 80);
+                sparseMemo[index] = stack[^1];
+            }
         }
 
-        private object? Get(long index) => memo.TryGetValue(index, out object? value) ? value : Fail<object?>($"a memo GET of entry {index}, which was never PUT");
+        private object? Get(long index) =>
+            index >= 0 && index < memo.Count ? memo[(int)index]
+            : sparseMemo.TryGetValue(index, out object? value) ? value : Fail<object?>($"a memo GET of entry {index}, which was never PUT");
+
+        /// <summary>Charges <paramref name="bytes"/> of objects built to the pickle's budget (8 bytes per byte of file plus 64 KiB).</summary>
+        private void Charge(long bytes)
+        {
+            objectBytes -= bytes;
+            if (objectBytes < 0)
+            {
+                Fail($"more objects than a {archive.FileLength}-byte file may build ({ObjectBytesPerFileByte} bytes per byte plus {ObjectSlack})");
+            }
+        }
+
+        /// <summary>A tuple, charged to the budget.</summary>
+        private object?[] Built(object?[] tuple)
+        {
+            Charge(24 + (8L * tuple.Length));
+            return tuple;
+        }
 
         [DoesNotReturn]
         private void Fail(string problem) => Fail<object>(problem);

@@ -40,9 +40,12 @@ namespace LstmKernels.Interop;
 /// <para>
 /// Memory is bounded by the file's size: entries are read only as far as their data goes, an archive that inflates to
 /// more than four times its size is refused (torch stores entries uncompressed), the pickle's stack and memo are
-/// capped, and what the values keep is charged, as it is built, against a budget of one unit of 4 bytes per byte of
-/// file plus 4096: each distinct view its elements (at least 1, so views without elements count too) plus 5 per
-/// dimension plus 64, each name of a dict 32. The same view again (tied weights) is shared and not charged again.
+/// capped (the stack to 4096 values plus one per 8 bytes of pickle), the objects the pickle builds (tuples, dicts,
+/// strs, ints, memo entries) are charged against 8 bytes per byte of file plus 64 KiB, and what the values keep is
+/// charged, as it is built, against a budget of two units of 4 bytes per byte of file plus 4096: each distinct view its
+/// elements (at least 1, so views without elements count too) plus 5 per dimension plus 64, each name of a dict 32. The
+/// same view again (tied weights) is shared and not charged again. Measured, no file makes a read allocate more than
+/// 16 bytes per byte of file plus 1 MiB.
 /// </para>
 /// </remarks>
 public static partial class PyTorchFile
@@ -54,9 +57,10 @@ public static partial class PyTorchFile
 
     /// <summary>
     /// Units of 4 bytes that the values read (views, names) may keep in memory per byte of file: a float32 view holds an
-    /// element of 4 bytes per unit; a float32 state_dict uses about a quarter of its budget, a float16 one half.
+    /// element of 4 bytes per unit; a float32 state_dict uses about an eighth of its budget, a float16 one a quarter, one
+    /// of thousands of two-element views of a single storage (flattened parameters) about two thirds.
     /// </summary>
-    private const long UnitsPerFileByte = 1;
+    private const long UnitsPerFileByte = 2;
 
     /// <summary>Units every file may use whatever its length (16 KiB): the small hand-made archives of a few views.</summary>
     private const long BudgetSlack = 4096;

@@ -134,6 +134,11 @@ def main():
     assert sd["1.num_batches_tracked"].dtype == torch.int64 and sd["position_ids"].dtype == torch.int64
     cases.append(lstm_case("integer_buffers", sd, net[0], "0.", False, inputs(3, 2, 3, False, 12), 1))
 
+    # A thousand two-element views of one flattened storage (as parameters flattened into one buffer are saved), in
+    # protocol 4: each costs the reader more than its few bytes of pickle, and the memory budget must take them.
+    flat = torch.rand(2000, generator=torch.Generator().manual_seed(13))
+    torch.save({"layers.%d.norm.weight" % i: flat[2 * i:2 * i + 2] for i in range(1000)}, HERE / "flat_views.pt", pickle_protocol=4)
+
     refusals = []
 
     class System:
