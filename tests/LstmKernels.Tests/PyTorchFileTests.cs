@@ -162,7 +162,7 @@ public sealed class PyTorchFileTests
         Check.BitwiseEqual(y1, y2, name + " after the round trip");
     }
 
-    /// <summary>The malicious fixtures (a custom __reduce__ calling os.system or eval), a LongTensor and the legacy format: refused, naming the global or the format.</summary>
+    /// <summary>The malicious fixtures (a custom __reduce__ calling os.system or eval), a complex tensor and the legacy format: refused, naming the global or the format.</summary>
     [Theory]
     [MemberData(nameof(RefusalFiles))]
     public void PyTorchFile_RefusesByName(string file)
@@ -174,6 +174,58 @@ public sealed class PyTorchFileTests
         {
             Assert.Contains(name.GetString()!, e.Message, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>
+    /// The state_dict of nn.Sequential(nn.LSTM, nn.BatchNorm1d) with an int64 <c>position_ids</c> buffer and a bool mask,
+    /// as PyTorch 1.13.1 saved it: the file really holds torch.LongStorage and torch.BoolStorage, and its integer and bool
+    /// tensors are left out while the float ones are read (<see cref="PyTorchFile_Fixture_LoadsAndMatchesPyTorch"/>
+    /// checks their values and the LSTM's outputs against PyTorch).
+    /// </summary>
+    [Fact]
+    public void PyTorchFile_IntegerBuffersFixture_LeavesThemOut()
+    {
+        JsonElement c = Case("integer_buffers");
+        IReadOnlyDictionary<string, FloatTensor> tensors = PyTorchFile.ReadFile(Path.Combine(Folder, "integer_buffers.pt"));
+        string[] leftOut = [.. c.GetProperty("left_out").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal)];
+        Assert.Equal(["1.num_batches_tracked", "mask", "position_ids"], leftOut);
+        Assert.All(leftOut, k => Assert.False(tensors.ContainsKey(k), k));
+        Assert.Equal(8, tensors.Count);
+
+        using ZipArchive zip = ZipFile.OpenRead(Path.Combine(Folder, "integer_buffers.pt"));
+        using var pickle = new MemoryStream();
+        using (Stream s = zip.Entries.Single(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal)).Open())
+        {
+            s.CopyTo(pickle);
+        }
+
+        string text = Encoding.ASCII.GetString(pickle.ToArray());
+        Assert.Contains("LongStorage", text, StringComparison.Ordinal);
+        Assert.Contains("BoolStorage", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A thousand two-element views of one flattened storage, as PyTorch 1.13.1 saved them in protocol 4 (flat_views.pt):
+    /// read within the budgets (each view costs far more memory than its few bytes of pickle), and within 16 bytes
+    /// allocated per byte of file plus 1 MiB; the views are consecutive pairs of the storage.
+    /// </summary>
+    [Fact]
+    public void PyTorchFile_ManySmallViewsOfOneStorage_AreRead()
+    {
+        byte[] file = File.ReadAllBytes(Path.Combine(Folder, "flat_views.pt"));
+        AssertReadCheaply(file, 1000);
+        IReadOnlyDictionary<string, FloatTensor> tensors = PyTorchFile.Read(file);
+        float[] all = [.. Enumerable.Range(0, 1000).SelectMany(i => tensors[$"layers.{i}.norm.weight"].Data.ToArray())];
+        using ZipArchive zip = new(new MemoryStream(file));
+        ZipArchiveEntry storage = Assert.Single(zip.Entries, e => e.FullName.Contains("/data/", StringComparison.Ordinal));
+        using var bytes = new MemoryStream();
+        using (Stream s = storage.Open())
+        {
+            s.CopyTo(bytes);
+        }
+
+        byte[] raw = bytes.ToArray();
+        Check.BitwiseEqual([.. Enumerable.Range(0, 2000).Select(k => BinaryPrimitives.ReadSingleLittleEndian(raw.AsSpan(4 * k)))], all, "the pairs");
     }
 
     /// <summary>The hand-built archives of the tests below read as intended when nothing is wrong with them, big-endian ones too.</summary>
@@ -198,6 +250,39 @@ public sealed class PyTorchFileTests
         t = PyTorchFile.Read(Build(Dict(("a", Tensor("0", "FloatStorage", 6, 0, [6], [1])), ("b", Tensor("0", "FloatStorage", 6, 0, [6], [1])), ("e", Tensor("0", "FloatStorage", 6, 6, [0, 4], [4, 1]))), ("0", Bytes(values))));
         Check.BitwiseEqual(t["a"].Data, t["b"].Data, "tied");
         Assert.Equal([0, 4], t["e"].Shape.ToArray());
+    }
+
+    /// <summary>
+    /// Tensors on integer and bool storages (a BatchNorm's <c>num_batches_tracked</c>, a <c>position_ids</c> buffer) are
+    /// opaque: left out of the state_dict while the float tensors next to them are read, their entries still checked
+    /// (sizes), their views still checked for range (an expanded one, overlapping, is fine: it is never read), and an
+    /// integer tensor as a parameter is refused.
+    /// </summary>
+    [Fact]
+    public void PyTorchFile_IntegerTensors_AreLeftOut()
+    {
+        float[] values = [1f, 2f, 3f, 4f, 5f, 6f];
+        (string Type, int Size)[] types = [("LongStorage", 8), ("IntStorage", 4), ("ShortStorage", 2), ("CharStorage", 1), ("ByteStorage", 1), ("BoolStorage", 1)];
+        var items = new List<(string, byte[])> { ("w", Tensor("f", "FloatStorage", 6, 0, [2, 3], [3, 1])) };
+        var storages = new List<(string, byte[])> { ("f", Bytes(values)) };
+        foreach ((string type, int size) in types)
+        {
+            items.Add((type, Tensor(type, type, 6, 1, [2, 2], [0, 1])));
+            storages.Add((type, new byte[6 * size]));
+        }
+
+        items.Add(("b", Tensor("f", "FloatStorage", 6, 3, [3], [1])));
+        IReadOnlyDictionary<string, FloatTensor> t = PyTorchFile.Read(Build(Dict([.. items]), [.. storages]));
+        Assert.Equal(["w", "b"], t.Keys);
+        Check.BitwiseEqual(values, t["w"].Data, "w");
+        Check.BitwiseEqual([4f, 5f, 6f], t["b"].Data, "b");
+
+        void Refused(string problem, byte[] file) => Assert.Contains(problem, Assert.Throws<InvalidDataException>(() => PyTorchFile.Read(file)).Message, StringComparison.Ordinal);
+        Refused("reaches outside its storage", Build(Dict(("n", Tensor("0", "LongStorage", 6, 4, [3], [1]))), ("0", new byte[48])));
+        Refused("reaches outside its storage", Build(Dict(("n", Tensor("0", "LongStorage", 6, 0, [2, 2], [7, 1]))), ("0", new byte[48])));
+        Refused("no entry 'archive/data/0' of 48 bytes", Build(Dict(("n", Tensor("0", "LongStorage", 6, 0, [6], [1]))), ("0", new byte[24])));
+        Refused("referred to as torch.LongStorage of 6 elements and as torch.IntStorage", Build(Dict(("n", Tensor("0", "LongStorage", 6, 0, [6], [1])), ("m", Tensor("0", "IntStorage", 6, 0, [6], [1]))), ("0", new byte[48])));
+        Refused("REDUCE of torch._utils._rebuild_parameter with a tuple of 3", Build(Dict(("n", [.. Global("torch._utils", "_rebuild_parameter"), (byte)'(', .. Tensor("0", "LongStorage", 6, 0, [6], [1]), 0x89, .. Global("collections", "OrderedDict"), (byte)')', (byte)'R', (byte)'t', (byte)'R'])), ("0", new byte[48])));
     }
 
     /// <summary>Views that overlap themselves or reach outside their storage, and malformed rebuild arguments: refused, naming the storage and the view.</summary>
@@ -280,7 +365,8 @@ public sealed class PyTorchFileTests
             Assert.Contains(problem, Assert.Throws<InvalidDataException>(() => PyTorchFile.Read(Build(pickle, storages))).Message, StringComparison.Ordinal);
 
         Refused("'builtins.exec'", [.. Proto, .. Global("builtins", "exec"), (byte)'.']);
-        Refused("'torch.LongStorage'", Dict(("w", Tensor("0", "LongStorage", 6, 0, [6], [1]))), ("0", new byte[48]));
+        Refused("'torch.ComplexFloatStorage'", Dict(("w", Tensor("0", "ComplexFloatStorage", 6, 0, [6], [1]))), ("0", new byte[48]));
+        Refused("a dict key that is the int 1, not a str", [.. Proto, (byte)'}', (byte)'K', 1, (byte)'N', (byte)'s', (byte)'.']);
         Refused("'torch.nn.modules.rnn.LSTM'", [.. Proto, 0x8C, 20, .. "torch.nn.modules.rnn"u8, 0x8C, 4, .. "LSTM"u8, 0x93, (byte)'.']);
         Refused("opcode INST (0x69)", [.. Proto, (byte)'i', .. "os\nsystem\n"u8, (byte)'.']);
         Refused("opcode EMPTY_LIST (0x5D)", [.. Proto, (byte)']', (byte)'.']);
@@ -335,7 +421,7 @@ public sealed class PyTorchFileTests
         // One 64 KiB storage viewed by 2000 different windows: each alone is fine, together they exceed the element budget.
         const int N = 16384;
         byte[] many = [.. Proto, (byte)'}', (byte)'(', .. Enumerable.Range(0, 2000).SelectMany(k => (byte[])[.. Str("w" + k), .. Tensor("0", "FloatStorage", N, k, [N - 2000], [1])]), (byte)'u', (byte)'.'];
-        AssertRefusedCheaply(Build(many, ("0", new byte[4 * N])), "more than 4 times");
+        AssertRefusedCheaply(Build(many, ("0", new byte[4 * N])), "memory budget");
 
         // 64 MiB of zeros deflated to about 64 KiB: refused from its declared size, never inflated.
         using var bomb = new MemoryStream();
@@ -350,6 +436,84 @@ public sealed class PyTorchFileTests
         AssertRefusedCheaply(bombFile, "inflate");
     }
 
+    /// <summary>
+    /// Thousands of distinct views that cost a few bytes of pickle each (the rebuild function, the storage, the size,
+    /// the hooks and a few stride tuples memoized; only the offset or the stride tuple changes from view to view):
+    /// zero-element views of rank 64, one-element views of rank 64 whose size-1 dimensions carry different strides,
+    /// one view under many names, and views under one repeated name. Each view is charged its elements (at least one)
+    /// and its dimensions, each name its entry, against a budget of the file's length; a repeated name is refused where
+    /// it appears. The distinct views and the repeated name are refused, the names of one view (131072 of them) are
+    /// read, all within 16 bytes allocated per byte of file plus 1 MiB; the same archives with a few views read.
+    /// </summary>
+    [Fact]
+    public void PyTorchFile_ManyCheapViews_AreRefusedCheaply()
+    {
+        const int N = 8192;
+        long[] empty = [0, .. Enumerable.Repeat(1L, 63)], single = [.. Enumerable.Repeat(1L, 64)];
+
+        // Controls: a few of the same views read (the zero-element ones as empty tensors, the one-element ones shared by name).
+        Assert.All(PyTorchFile.Read(ManyViews(N, empty, 4, 8, k => k, distinctKeys: true)).Values, t => Assert.Equal(0, t.Length));
+        Assert.Equal(8, PyTorchFile.Read(ManyViews(N, single, 4, 8, k => k, distinctKeys: true)).Count);
+
+        AssertRefusedCheaply(ManyViews(N, empty, 4, 4 * (N + 1), k => k % (N + 1), distinctKeys: true), "budget");
+        AssertRefusedCheaply(ManyViews(N, single, 4, 4 * N, k => k % N, distinctKeys: true), "budget");
+        AssertReadCheaply(ManyViews(N, single, 1, 16 * N, k => 0, distinctKeys: true), 16 * N);
+        AssertRefusedCheaply(ManyViews(N, single, 4, 4 * N, k => k % N, distinctKeys: false), "entry 'k' appears twice");
+    }
+
+    /// <summary>
+    /// Pickles of a million one-byte opcodes that each build an object or a slot (dicts, Nones, memo entries, empty
+    /// tuples, one-char strs, tuples of tuples): refused by the stack's cap (4096 plus one value per 8 bytes of pickle)
+    /// or the objects' budget (8 bytes per byte of file plus 64 KiB) within 16 bytes allocated per byte of file plus 1 MiB.
+    /// </summary>
+    [Fact]
+    public void PyTorchFile_PickleFloods_AreRefusedCheaply()
+    {
+        const int M = 1 << 20;
+        AssertRefusedCheaply(Build([.. Proto, .. Enumerable.Repeat((byte)'}', M), (byte)'.']), "values on the stack");
+        AssertRefusedCheaply(Build([.. Proto, .. Enumerable.Repeat((byte)'N', M), (byte)'.']), "values on the stack");
+        AssertRefusedCheaply(Build([.. Proto, (byte)'N', .. Enumerable.Repeat((byte)0x94, M), (byte)'.']), "more objects");
+        AssertRefusedCheaply(Build([.. Proto, (byte)'(', .. Enumerable.Repeat((byte)')', M), (byte)'t', (byte)'.']), "values on the stack");
+        AssertRefusedCheaply(Build([.. Proto, .. Enumerable.Range(0, M / 3).SelectMany(k => (byte[])[0x8C, 1, (byte)'a']), (byte)'.']), "values on the stack");
+        AssertRefusedCheaply(Build([.. Proto, (byte)'N', .. Enumerable.Repeat((byte)0x85, M), (byte)'.']), "more objects");
+    }
+
+    /// <summary>
+    /// A state_dict of <paramref name="count"/> views of one float32 storage of <paramref name="elements"/> elements,
+    /// each a few bytes of pickle: the rebuild function (memo 0), the storage (1), <paramref name="size"/> (2), the hooks
+    /// (3) and <paramref name="strideTuples"/> stride tuples (4, 5, …: all 1, all 2, …) are memoized where first used.
+    /// View k has offset <paramref name="offset"/>(k) and stride tuple k mod <paramref name="strideTuples"/>; its name is
+    /// "k&lt;k&gt;", or "k" for all. The items are set 1000 at a time, as pickle does.
+    /// </summary>
+    private static byte[] ManyViews(int elements, long[] size, int strideTuples, int count, Func<int, long> offset, bool distinctKeys)
+    {
+        var p = new List<byte>(Proto) { (byte)'}' };
+        for (int k = 0; k < count; k++)
+        {
+            if (k % 1000 == 0)
+            {
+                p.Add((byte)'(');
+            }
+
+            p.AddRange(Str(distinctKeys ? "k" + k.ToString(System.Globalization.CultureInfo.InvariantCulture) : "k"));
+            byte[] stride = k < strideTuples ? [.. Ints([.. Enumerable.Repeat((long)k + 1, size.Length)]), (byte)'q', (byte)(4 + k)] : [(byte)'h', (byte)(4 + (k % strideTuples))];
+            p.AddRange(k == 0
+                ? [
+                    .. Global("torch._utils", "_rebuild_tensor_v2"), (byte)'q', 0, (byte)'(',
+                    (byte)'(', .. Str("storage"), .. Global("torch", "FloatStorage"), .. Str("0"), .. Str("cpu"), .. Int(elements), (byte)'t', (byte)'Q', (byte)'q', 1,
+                    .. Int(offset(k)), .. Ints(size), (byte)'q', 2, .. stride, 0x89, .. Global("collections", "OrderedDict"), (byte)')', (byte)'R', (byte)'q', 3, (byte)'t', (byte)'R',
+                ]
+                : [(byte)'h', 0, (byte)'(', (byte)'h', 1, .. Int(offset(k)), (byte)'h', 2, .. stride, 0x89, (byte)'h', 3, (byte)'t', (byte)'R']);
+            if (k % 1000 == 999 || k == count - 1)
+            {
+                p.Add((byte)'u');
+            }
+        }
+
+        p.Add((byte)'.');
+        return Build([.. p], ("0", new byte[4 * elements]));
+    }
+
     /// <summary>One element of a storage, converted as torch's .float() does.</summary>
     private static float Value(ReadOnlySpan<byte> bytes, string dtype) => dtype switch
     {
@@ -358,6 +522,15 @@ public sealed class PyTorchFileTests
         "HalfStorage" => (float)BinaryPrimitives.ReadHalfLittleEndian(bytes),
         _ => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes) << 16),
     };
+
+    private static void AssertReadCheaply(byte[] file, int tensors)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int count = PyTorchFile.Read(file).Count;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(tensors, count);
+        Assert.True(allocated <= (16L * file.Length) + (1 << 20), $"a {file.Length}-byte file made the reader allocate {allocated} bytes");
+    }
 
     private static void AssertRefusedCheaply(byte[] file, string problem)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO.Compression;
 
@@ -6,22 +7,23 @@ namespace LstmKernels.Interop;
 public static partial class PyTorchFile
 {
     /// <summary>The archive's entries, the storages read so far and the budgets that bound memory.</summary>
-    private sealed class Archive
+    private sealed partial class Archive
     {
         private readonly Dictionary<string, ZipArchiveEntry> entries = new(StringComparer.Ordinal);
         private readonly Dictionary<string, Storage> storages = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, TensorValue> views = new(StringComparer.Ordinal);
+        private readonly Dictionary<ViewKey, object> views = new(ViewKey.Comparer);
         private readonly string prefix;
         private readonly long fileLength;
+        private readonly long valueBudget;
         private readonly bool bigEndian;
         private long inflateBudget;
-        private long storageElements;
-        private long tensorElements;
+        private long valueUnits;
 
         public Archive(IReadOnlyCollection<ZipArchiveEntry> all, long fileLength)
         {
             this.fileLength = fileLength;
             inflateBudget = (MaxInflation * fileLength) + 4096;
+            valueBudget = (UnitsPerFileByte * fileLength) + BudgetSlack;
             string? found = null;
             foreach (ZipArchiveEntry entry in all)
             {
@@ -63,6 +65,9 @@ public static partial class PyTorchFile
                 InteropThrow.Invalid(Format, $"entry {Quote(prefix + "version")} does not hold a number.");
             }
         }
+
+        /// <summary>The length of the file, which the budgets are in proportion to.</summary>
+        public long FileLength => fileLength;
 
         /// <summary>An entry's bytes, read as far as its data goes (never allocated from the size it declares alone).</summary>
         public byte[]? ReadEntry(string name, bool required, long maxBytes = long.MaxValue)
@@ -133,7 +138,7 @@ public static partial class PyTorchFile
             if (pid is not object?[] { Length: 5 } id || id[0] is not "storage" || id[1] is not PickleGlobal type || type < PickleGlobal.FloatStorage
                 || id[2] is not string key || id[3] is not string || id[4] is not long elements || elements < 0)
             {
-                return InteropThrow.Invalid<Storage>(Format, $"a persistent id is {Unpickler.Describe(pid)}, not ('storage', a float storage type, key, location, elements).");
+                return InteropThrow.Invalid<Storage>(Format, $"a persistent id is {Unpickler.Describe(pid)}, not ('storage', an allow-listed storage type, key, location, elements).");
             }
 
             if (storages.TryGetValue(key, out Storage? known))
@@ -154,47 +159,66 @@ public static partial class PyTorchFile
 
             var storage = new Storage(key, type, elements, ReadEntry("data/" + key, required: true)!);
             storages.Add(key, storage);
-            storageElements += elements;
             return storage;
         }
 
-        /// <summary><c>torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, backward_hooks[, metadata])</c>.</summary>
-        public TensorValue Rebuild(object?[] args)
+        /// <summary>
+        /// Charges <paramref name="units"/> (4 bytes each) of what the values read so far keep in memory (views, names)
+        /// against the file's budget; false when it is spent (the caller says what it was reading).
+        /// </summary>
+        public bool TryCharge(long units)
+        {
+            valueUnits += units;
+            return valueUnits <= valueBudget;
+        }
+
+        /// <summary>The budget is spent, at <paramref name="what"/>.</summary>
+        [DoesNotReturn]
+        public void OverBudget(string what) =>
+            InteropThrow.Invalid(Format, $"its tensors and names exceed the memory budget of a {fileLength}-byte file, {valueBudget} units of 4 bytes ({UnitsPerFileByte} per byte of file plus {BudgetSlack}; a view costs its elements, at least 1, plus {UnitsPerDimension} per dimension plus {UnitsPerView}, a name {UnitsPerName}), at {what}.");
+
+        /// <summary>
+        /// <c>torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, backward_hooks[, metadata])</c>:
+        /// a <see cref="TensorValue"/> on a float storage, an <see cref="OpaqueTensor"/> on an integer or bool one. The
+        /// same view again (tied weights) is the same value; each new one is checked and charged to the budget.
+        /// </summary>
+        public object Rebuild(object?[] args)
         {
             if (args.Length is not (6 or 7) || args[0] is not Storage storage || args[1] is not long offset || args[2] is not object?[] size
                 || args[3] is not object?[] stride || args[4] is not bool || args[5] is not PickleDict || (args.Length == 7 && args[6] is not (null or PickleDict)))
             {
-                return InteropThrow.Invalid<TensorValue>(Format, $"_rebuild_tensor_v2 is called with {Unpickler.Describe(args)}, not (storage, offset, size, stride, requires_grad, backward_hooks).");
+                return InteropThrow.Invalid<object>(Format, $"_rebuild_tensor_v2 is called with {Unpickler.Describe(args)}, not (storage, offset, size, stride, requires_grad, backward_hooks).");
             }
 
-            long[] sizes = Integers(size, "size"), strides = Integers(stride, "stride");
-            string view = $"storage {Quote(storage.Key)} ({Unpickler.Name(storage.Type)} of {storage.Elements} elements) viewed at offset {offset} with size ({string.Join(", ", sizes)}) and stride ({string.Join(", ", strides)})";
-            if (sizes.Length != strides.Length || sizes.Length > 64)
+            CheckIntegers(size, "size");
+            CheckIntegers(stride, "stride");
+            if (size.Length != stride.Length || size.Length > MaxRank)
             {
-                InteropThrow.Invalid(Format, $"a tensor on {view}: size and stride must have the same length, at most 64.");
+                InteropThrow.Invalid(Format, $"a tensor on {View(storage, offset, size, stride)}: size and stride must have the same length, at most {MaxRank}.");
             }
 
-            long count = Elements.Count(sizes);
-            if (count < 0 || offset < 0 || offset > storage.Elements || strides.AsSpan().ContainsAnyInRange(long.MinValue, -1))
-            {
-                InteropThrow.Invalid(Format, $"a tensor on {view}: a negative or too large size, offset or stride.");
-            }
-
-            if (views.TryGetValue(view, out TensorValue? same))
+            var key = new ViewKey(storage, offset, size, stride);
+            if (views.TryGetValue(key, out object? same))
             {
                 return same;
             }
 
-            CheckView(sizes, strides, offset, storage.Elements, count, view);
-            tensorElements += count;
-            if (tensorElements > MaxElementsPerStorageElement * storageElements)
+            long[] sizes = Integers(size), strides = Integers(stride);
+            long count = Elements.Count(sizes);
+            if (count < 0 || offset < 0 || offset > storage.Elements || strides.AsSpan().ContainsAnyInRange(long.MinValue, -1))
             {
-                InteropThrow.Invalid(Format, $"the tensors hold {tensorElements} elements, more than {MaxElementsPerStorageElement} times the {storageElements} of their storages (at {view}).");
+                InteropThrow.Invalid(Format, $"a tensor on {View(storage, offset, size, stride)}: a negative or too large size, offset or stride.");
             }
 
+            if (!TryCharge(Math.Max(count, 1) + (UnitsPerDimension * sizes.Length) + UnitsPerView))
+            {
+                OverBudget("a tensor on " + View(storage, offset, size, stride));
+            }
+
+            CheckView(sizes, strides, offset, storage, count, size, stride);
             int[] shape = Array.ConvertAll(sizes, d => (int)d);
-            var tensor = new TensorValue(shape, Gather(storage, offset, sizes, strides, (int)count));
-            views.Add(view, tensor);
+            object tensor = storage.IsFloat ? new TensorValue(shape, Gather(storage, offset, sizes, strides, (int)count)) : new OpaqueTensor(storage.Type, shape);
+            views.Add(key, tensor);
             return tensor;
         }
 
@@ -206,12 +230,12 @@ public static partial class PyTorchFile
                 return InteropThrow.Invalid<Dictionary<string, FloatTensor>>(Format, $"the pickle holds {Unpickler.Describe(root)}, not a state_dict (a dict of names to tensors).");
             }
 
-            var tensors = new Dictionary<string, FloatTensor>(dict.Items.Count, StringComparer.Ordinal);
-            foreach ((object? key, object? value) in dict.Items)
+            var tensors = new Dictionary<string, FloatTensor>(dict.Count, StringComparer.Ordinal);
+            foreach ((string name, object? value) in dict.Items)
             {
-                if (key is not string name)
+                if (value is OpaqueTensor)
                 {
-                    return InteropThrow.Invalid<Dictionary<string, FloatTensor>>(Format, $"the state_dict has the key {Unpickler.Describe(key)}, not a string.");
+                    continue;
                 }
 
                 if (value is not TensorValue t)
@@ -219,118 +243,10 @@ public static partial class PyTorchFile
                     return InteropThrow.Invalid<Dictionary<string, FloatTensor>>(Format, $"entry {Quote(name)} is {Unpickler.Describe(value)}, not a tensor: only a state_dict is read (torch.save(model.state_dict())), not a checkpoint that holds one.");
                 }
 
-                if (!tensors.TryAdd(name, FloatTensor.Owned(name, t.Shape, t.Data)))
-                {
-                    InteropThrow.Invalid(Format, $"entry {Quote(name)} appears twice.");
-                }
+                tensors.Add(name, FloatTensor.Owned(name, t.Shape, t.Data));
             }
 
             return tensors;
-        }
-
-        /// <summary>The view stays inside the storage and no two of its elements share a storage element.</summary>
-        private static void CheckView(long[] sizes, long[] strides, long offset, long elements, long count, string view)
-        {
-            if (count == 0)
-            {
-                return;
-            }
-
-            if (offset >= elements)
-            {
-                InteropThrow.Invalid(Format, $"a tensor on {view} reaches outside its storage.");
-            }
-
-            // Dimensions of size 1 do not move; the others, taken by growing stride, must each step past all the
-            // elements the smaller ones reach (else two indices meet), and the last element must be in the storage.
-            var moving = new List<(long Stride, long Size)>();
-            for (int d = 0; d < sizes.Length; d++)
-            {
-                if (sizes[d] > 1)
-                {
-                    if (strides[d] > elements)
-                    {
-                        InteropThrow.Invalid(Format, $"a tensor on {view} reaches outside its storage.");
-                    }
-
-                    moving.Add((strides[d], sizes[d]));
-                }
-            }
-
-            moving.Sort();
-            long reach = 0;
-            foreach ((long stride, long size) in moving)
-            {
-                if (stride <= reach)
-                {
-                    InteropThrow.Invalid(Format, $"a tensor on {view} has overlapping elements (a zero or interleaved stride); only views whose elements are distinct are read.");
-                }
-
-                // stride ≤ elements and size ≤ Array.MaxLength: no overflow, and reach stays below elements.
-                reach += (size - 1) * stride;
-                if (offset + reach >= elements)
-                {
-                    InteropThrow.Invalid(Format, $"a tensor on {view} reaches outside its storage.");
-                }
-            }
-        }
-
-        private static long[] Integers(object?[] tuple, string what)
-        {
-            long[] values = new long[tuple.Length];
-            for (int k = 0; k < tuple.Length; k++)
-            {
-                values[k] = tuple[k] is long v ? v : InteropThrow.Invalid<long>(Format, $"a tensor's {what} holds {Unpickler.Describe(tuple[k])}, not an integer.");
-            }
-
-            return values;
-        }
-
-        private float[] Gather(Storage storage, long offset, long[] sizes, long[] strides, int count)
-        {
-            int size = storage.ElementSize;
-            bool brain = storage.Type == PickleGlobal.BFloat16Storage;
-            ReadOnlySpan<byte> bytes = storage.Bytes;
-            bool contiguous = true;
-            long expected = 1;
-            for (int d = sizes.Length - 1; d >= 0; d--)
-            {
-                contiguous &= sizes[d] == 1 || strides[d] == expected;
-                expected *= sizes[d];
-            }
-
-            if (contiguous)
-            {
-                return Elements.ToFloats(bytes[(int)(offset * size)..], size, brain, bigEndian, count);
-            }
-
-            float[] values = new float[count];
-            long[] index = new long[sizes.Length];
-            long at = offset;
-            for (int k = 0; k < count; k++)
-            {
-                values[k] = Elements.ToFloat(bytes.Slice((int)(at * size), size), brain, bigEndian);
-
-                // Row-major: the last index moves fastest; carry into the earlier ones.
-                for (int d = sizes.Length - 1; d >= 0; d--)
-                {
-                    if (sizes[d] == 1)
-                    {
-                        continue;
-                    }
-
-                    at += strides[d];
-                    if (++index[d] < sizes[d])
-                    {
-                        break;
-                    }
-
-                    at -= sizes[d] * strides[d];
-                    index[d] = 0;
-                }
-            }
-
-            return values;
         }
     }
 }

@@ -10,19 +10,39 @@ public static partial class PyTorchFile
     /// <summary>
     /// A restricted unpickler: it builds values (None, bool, int, str, tuple, dict, the allowed globals, storages and
     /// tensors) and never calls anything of the file's choosing. Only the opcodes torch.save's pickles use are read,
-    /// every length is checked against the bytes left before anything is allocated, and the stack, the marks and the
-    /// memo are capped, so a hostile pickle costs memory in proportion to its size at most.
+    /// every length is checked against the bytes left before anything is allocated, the stack (4096 values plus one per 8
+    /// bytes of pickle), the marks and the memo are capped, and the objects built (tuples, dicts, strs, ints, memo
+    /// entries) are charged against 8 bytes per byte of file plus 64 KiB, so a hostile pickle costs memory in
+    /// proportion to its size at most.
     /// </summary>
     private sealed partial class Unpickler(byte[] data, Archive archive)
     {
         private const int MaxStack = 1 << 20;
+
+        /// <summary>
+        /// Bytes of objects (tuples, dicts, strs, ints, memo entries) the pickle may build per byte of the file. A
+        /// state_dict's pickle builds 7 to 10 bytes per byte of itself, and is less than half of its file (each storage
+        /// has its entry and its zip headers besides).
+        /// </summary>
+        private const long ObjectBytesPerFileByte = 8;
+
+        /// <summary>Bytes of objects every pickle may build whatever its length.</summary>
+        private const long ObjectSlack = 1 << 16;
         private const int MaxMarks = 1 << 12;
         private const int MaxMemo = 1 << 20;
         private const int MaxGlobalLine = 1024;
 
+        private static readonly UTF8Encoding Utf8 = new(false, true);
+        private static readonly object True = true;
+        private static readonly object False = false;
+        private static readonly object[] SmallInts = [.. Enumerable.Range(0, 1024).Select(v => (object)(long)v)];
+
         private readonly List<object?> stack = [];
         private readonly List<int> marks = [];
-        private readonly Dictionary<long, object?> memo = [];
+        private readonly List<object?> memo = [];
+        private readonly Dictionary<long, object?> sparseMemo = [];
+        private readonly int maxStack = (int)Math.Min(MaxStack, 4096 + (data.Length / 8L));
+        private long objectBytes = (ObjectBytesPerFileByte * archive.FileLength) + ObjectSlack;
         private int at;
         private int opcodeAt;
 
@@ -79,19 +99,21 @@ public static partial class PyTorchFile
                         Push(Array.Empty<object?>());
                         break;
                     case (byte)'t': // TUPLE
-                        Push(PopToMark());
+                        Push(Built(PopToMark()));
                         break;
                     case 0x85: // TUPLE1
                     case 0x86: // TUPLE2
                     case 0x87: // TUPLE3
-                        Push(PopMany(op - 0x84));
+                        Push(Built(PopMany(op - 0x84)));
                         break;
                     case (byte)'}': // EMPTY_DICT
+                        Charge(32);
                         Push(new PickleDict(ordered: false));
                         break;
                     case (byte)'s': // SETITEM
-                        object?[] pair = PopMany(2);
-                        Dict("SETITEM").Items.Add((pair[0], pair[1]));
+                        object? value = Pop();
+                        object? key = Pop();
+                        SetItem(Dict("SETITEM"), key, value);
                         break;
                     case (byte)'u': // SETITEMS
                         object?[] items = PopToMark();
@@ -103,30 +125,30 @@ public static partial class PyTorchFile
                         PickleDict target = Dict("SETITEMS");
                         for (int k = 0; k < items.Length; k += 2)
                         {
-                            target.Items.Add((items[k], items[k + 1]));
+                            SetItem(target, items[k], items[k + 1]);
                         }
 
                         break;
                     case (byte)'J': // BININT
-                        Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4)));
+                        Push(Box(BinaryPrimitives.ReadInt32LittleEndian(Take(4))));
                         break;
                     case (byte)'K': // BININT1
-                        Push((long)Take(1)[0]);
+                        Push(Box(Take(1)[0]));
                         break;
                     case (byte)'M': // BININT2
-                        Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2)));
+                        Push(Box(BinaryPrimitives.ReadUInt16LittleEndian(Take(2))));
                         break;
                     case 0x8A: // LONG1: n bytes of two's complement, little-endian.
-                        Push(Long1());
+                        Push(Box(Long1()));
                         break;
                     case (byte)'N': // NONE
                         Push(null);
                         break;
                     case 0x88: // NEWTRUE
-                        Push(true);
+                        Push(True);
                         break;
                     case 0x89: // NEWFALSE
-                        Push(false);
+                        Push(False);
                         break;
                     case (byte)'X': // BINUNICODE
                         Push(Text(BinaryPrimitives.ReadUInt32LittleEndian(Take(4))));
@@ -143,11 +165,11 @@ public static partial class PyTorchFile
                         Push(names is [string m, string n] ? Resolve(m, n) : Fail<PickleGlobal>("STACK_GLOBAL on values that are not two strs"));
                         break;
                     case (byte)'R': // REDUCE
-                        object?[] call = PopMany(2);
-                        Push(Reduce(call[0], call[1]));
+                        object? arguments = Pop();
+                        Push(Reduce(Pop(), arguments));
                         break;
                     case (byte)'b': // BUILD
-                        object? state = PopMany(1)[0];
+                        object? state = Pop();
                         object? built = stack.Count > Floor() ? stack[^1] : null;
                         if (built is not PickleDict || state is not PickleDict)
                         {
@@ -156,7 +178,7 @@ public static partial class PyTorchFile
 
                         break;
                     case (byte)'Q': // BINPERSID
-                        Push(archive.Load(PopMany(1)[0]));
+                        Push(archive.Load(Pop()));
                         break;
                     case (byte)'q': // BINPUT
                         Put(Take(1)[0]);
@@ -165,7 +187,7 @@ public static partial class PyTorchFile
                         Put(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)));
                         break;
                     case 0x94: // MEMOIZE
-                        Put(memo.Count);
+                        Put(memo.Count + sparseMemo.Count);
                         break;
                     case (byte)'h': // BINGET
                         Push(Get(Take(1)[0]));
@@ -180,6 +202,37 @@ public static partial class PyTorchFile
             }
         }
 
+        /// <summary>
+        /// <c>dict[key] = value</c>: the key must be a str not set before (a pickle of a Python dict never repeats one),
+        /// and each item is charged to the file's budget as it is set, not when the dict is complete.
+        /// </summary>
+        private void SetItem(PickleDict dict, object? key, object? value)
+        {
+            string name = key as string ?? Fail<string>($"a dict key that is {Describe(key)}, not a str (a state_dict's keys are names)");
+
+            if (!dict.TryAdd(name, value))
+            {
+                InteropThrow.Invalid(Format, $"entry {Quote(name)} appears twice.");
+            }
+
+            if (!archive.TryCharge(UnitsPerName))
+            {
+                archive.OverBudget("entry " + Quote(name));
+            }
+        }
+
+        /// <summary>An int as the stack holds it; the small ones (most of a state_dict's) are boxed once for all.</summary>
+        private object Box(long value)
+        {
+            if (value is >= 0 and < 1024)
+            {
+                return SmallInts[value];
+            }
+
+            Charge(24);
+            return value;
+        }
+
         private object Reduce(object? callable, object? arguments)
         {
             if (callable is not PickleGlobal global || arguments is not object?[] args)
@@ -190,6 +243,7 @@ public static partial class PyTorchFile
             switch (global)
             {
                 case PickleGlobal.OrderedDict when args.Length == 0:
+                    Charge(32);
                     return new PickleDict(ordered: true);
                 case PickleGlobal.RebuildTensorV2:
                     return archive.Rebuild(args);
@@ -218,9 +272,11 @@ public static partial class PyTorchFile
                 Fail($"a string of {length} bytes with {data.Length - at} left (truncated)");
             }
 
+            Charge(24 + (2L * length));
+
             try
             {
-                return new UTF8Encoding(false, true).GetString(Take((int)length));
+                return Utf8.GetString(Take((int)length));
             }
             catch (DecoderFallbackException)
             {
@@ -259,66 +315,6 @@ public static partial class PyTorchFile
             int unused = 64 - (8 * bytes.Length);
             return bytes.IsEmpty ? 0 : (value << unused) >> unused;
         }
-
-        private int Floor() => marks.Count == 0 ? 0 : marks[^1];
-
-        private void Push(object? value)
-        {
-            if (stack.Count >= MaxStack)
-            {
-                Fail($"more than {MaxStack} values on the stack");
-            }
-
-            stack.Add(value);
-        }
-
-        /// <summary>Pops <paramref name="count"/> values above the last mark, in stack order.</summary>
-        private object?[] PopMany(int count)
-        {
-            int floor = Floor();
-            if (stack.Count - floor < count)
-            {
-                Fail($"{count} values wanted and {stack.Count - floor} on the stack above the mark");
-            }
-
-            object?[] values = stack.GetRange(stack.Count - count, count).ToArray();
-            stack.RemoveRange(stack.Count - count, count);
-            return values;
-        }
-
-        private object?[] PopToMark()
-        {
-            if (marks.Count == 0)
-            {
-                Fail("no MARK to pop to");
-            }
-
-            int floor = marks[^1];
-            marks.RemoveAt(marks.Count - 1);
-            object?[] values = stack.GetRange(floor, stack.Count - floor).ToArray();
-            stack.RemoveRange(floor, stack.Count - floor);
-            return values;
-        }
-
-        private PickleDict Dict(string opcode) =>
-            stack.Count > Floor() && stack[^1] is PickleDict dict ? dict : Fail<PickleDict>($"{opcode} on {(stack.Count > Floor() ? Describe(stack[^1]) : "an empty stack")}, not a dict");
-
-        private void Put(long index)
-        {
-            if (stack.Count <= Floor())
-            {
-                Fail("a memo PUT with nothing on the stack");
-            }
-
-            if (memo.Count >= MaxMemo && !memo.ContainsKey(index))
-            {
-                Fail($"more than {MaxMemo} memo entries");
-            }
-
-            memo[index] = stack[^1];
-        }
-
-        private object? Get(long index) => memo.TryGetValue(index, out object? value) ? value : Fail<object?>($"a memo GET of entry {index}, which was never PUT");
 
         [DoesNotReturn]
         private void Fail(string problem) => Fail<object>(problem);

@@ -23,16 +23,41 @@ internal enum PickleGlobal
     /// <summary><c>torch.BFloat16Storage</c>.</summary>
     BFloat16Storage,
 
-    /// <summary><c>torch.DoubleStorage</c> (float64).</summary>
+    /// <summary><c>torch.DoubleStorage</c> (float64); the storages below hold integers or bools, read as opaque tensors.</summary>
     DoubleStorage,
+
+    /// <summary><c>torch.LongStorage</c> (int64: a BatchNorm's <c>num_batches_tracked</c>, <c>position_ids</c>).</summary>
+    LongStorage,
+
+    /// <summary><c>torch.IntStorage</c> (int32).</summary>
+    IntStorage,
+
+    /// <summary><c>torch.ShortStorage</c> (int16).</summary>
+    ShortStorage,
+
+    /// <summary><c>torch.CharStorage</c> (int8).</summary>
+    CharStorage,
+
+    /// <summary><c>torch.ByteStorage</c> (uint8).</summary>
+    ByteStorage,
+
+    /// <summary><c>torch.BoolStorage</c>.</summary>
+    BoolStorage,
 }
 
-/// <summary>A pickled dict or <c>collections.OrderedDict</c>: its items in order (duplicates are judged by the reader of the result).</summary>
+/// <summary>A pickled dict or <c>collections.OrderedDict</c>: its items in order, by their str keys (each key once).</summary>
 internal sealed class PickleDict(bool ordered)
 {
+    private OrderedDictionary<string, object?>? items;
+
     public bool Ordered { get; } = ordered;
 
-    public List<(object? Key, object? Value)> Items { get; } = [];
+    public int Count => items?.Count ?? 0;
+
+    public IEnumerable<KeyValuePair<string, object?>> Items => items ?? Enumerable.Empty<KeyValuePair<string, object?>>();
+
+    /// <summary>Adds an item; false if the key is already there.</summary>
+    public bool TryAdd(string key, object? value) => (items ??= new OrderedDictionary<string, object?>(StringComparer.Ordinal)).TryAdd(key, value);
 }
 
 public static partial class PyTorchFile
@@ -40,7 +65,7 @@ public static partial class PyTorchFile
     /// <summary>The unpickler's vocabulary: the allow-list, the names of values and opcodes for messages.</summary>
     private sealed partial class Unpickler
     {
-        private const string AllowList = "collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.FloatStorage, torch.HalfStorage, torch.BFloat16Storage, torch.DoubleStorage";
+        private const string AllowList = "collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.FloatStorage, torch.HalfStorage, torch.BFloat16Storage, torch.DoubleStorage, and as opaque values torch.LongStorage, torch.IntStorage, torch.ShortStorage, torch.CharStorage, torch.ByteStorage, torch.BoolStorage";
 
         /// <summary>What a value is, for messages: its Python type, or the global's name.</summary>
         public static string Describe(object? value) => value switch
@@ -54,6 +79,7 @@ public static partial class PyTorchFile
             PickleGlobal g => Name(g),
             Storage => "a storage",
             TensorValue => "a tensor",
+            OpaqueTensor o => $"a tensor of {Name(o.Type)}",
             _ => value.GetType().Name,
         };
 
@@ -66,7 +92,13 @@ public static partial class PyTorchFile
             PickleGlobal.FloatStorage => "torch.FloatStorage",
             PickleGlobal.HalfStorage => "torch.HalfStorage",
             PickleGlobal.BFloat16Storage => "torch.BFloat16Storage",
-            _ => "torch.DoubleStorage",
+            PickleGlobal.DoubleStorage => "torch.DoubleStorage",
+            PickleGlobal.LongStorage => "torch.LongStorage",
+            PickleGlobal.IntStorage => "torch.IntStorage",
+            PickleGlobal.ShortStorage => "torch.ShortStorage",
+            PickleGlobal.CharStorage => "torch.CharStorage",
+            PickleGlobal.ByteStorage => "torch.ByteStorage",
+            _ => "torch.BoolStorage",
         };
 
         private static string OpcodeName(byte op) => op switch
@@ -121,7 +153,13 @@ public static partial class PyTorchFile
             ("torch", "HalfStorage") => PickleGlobal.HalfStorage,
             ("torch", "BFloat16Storage") => PickleGlobal.BFloat16Storage,
             ("torch", "DoubleStorage") => PickleGlobal.DoubleStorage,
-            _ => Fail<PickleGlobal>($"the global {Quote(module + "." + name)}, which is not on the allow-list of a state_dict of float tensors ({AllowList}); nothing in the file is run"),
+            ("torch", "LongStorage") => PickleGlobal.LongStorage,
+            ("torch", "IntStorage") => PickleGlobal.IntStorage,
+            ("torch", "ShortStorage") => PickleGlobal.ShortStorage,
+            ("torch", "CharStorage") => PickleGlobal.CharStorage,
+            ("torch", "ByteStorage") => PickleGlobal.ByteStorage,
+            ("torch", "BoolStorage") => PickleGlobal.BoolStorage,
+            _ => Fail<PickleGlobal>($"the global {Quote(module + "." + name)}, which is not on the allow-list of a state_dict ({AllowList}); nothing in the file is run"),
         };
     }
 }

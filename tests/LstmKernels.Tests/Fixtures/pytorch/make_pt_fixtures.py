@@ -9,8 +9,10 @@ holds, per fixture: the file, the module's prefix and batch_first, the exact key
 as torch holds it (converted to float32 with .float(), row-major, so float16/bfloat16/float64 values can be compared
 exactly), fixed inputs x [T, B, I] (or [B, T, I] when batch_first) and PyTorch's outputs y, h_n, c_n computed in
 float32 (the model as stored, converted to float32) and in float64 (the same float32 weights, run in double).
-The refusal fixtures (a custom __reduce__ calling os.system or builtins.eval, a LongTensor, the legacy non-zip
-format) are listed with the global or problem the reader must name. The test suite needs neither Python nor torch.
+Integer and bool tensors (integer_buffers: a BatchNorm's num_batches_tracked, position_ids, a mask) are not in "keys"
+nor "tensors" but in "left_out" with their dtypes: the reader leaves them out. The refusal fixtures (a custom
+__reduce__ calling os.system or builtins.eval, a complex tensor, the legacy non-zip format) are listed with the global
+or problem the reader must name. The test suite needs neither Python nor torch.
 """
 
 import json
@@ -49,8 +51,9 @@ def lstm_case(name, state_dict, module, prefix, batch_first, x, layers, pickle_p
         "prefix": prefix,
         "batch_first": batch_first,
         "layers": layers,
-        "keys": list(state_dict.keys()),
-        "tensors": {k: dict(tensor_json(v), dtype=str(v.dtype).replace("torch.", "")) for k, v in state_dict.items()},
+        "keys": [k for k, v in state_dict.items() if v.is_floating_point()],
+        "left_out": {k: str(v.dtype).replace("torch.", "") for k, v in state_dict.items() if not v.is_floating_point()},
+        "tensors": {k: dict(tensor_json(v), dtype=str(v.dtype).replace("torch.", "")) for k, v in state_dict.items() if v.is_floating_point()},
         "x": tensor_json(x),
     }
     case.update(outputs(module, x))
@@ -119,6 +122,23 @@ def main():
     m = torch.nn.LSTM(3, 5)
     cases.append(lstm_case("parameters_protocol4", m.state_dict(keep_vars=True), m, "", False, inputs(3, 2, 3, False, 10), 1, pickle_protocol=4))
 
+    # Integer and bool tensors next to the LSTM's (a BatchNorm's num_batches_tracked, an expanded position_ids buffer,
+    # a bool mask): read as opaque values and left out ("left_out"), the float tensors read.
+    net = torch.nn.Sequential(torch.nn.LSTM(3, 4), torch.nn.BatchNorm1d(4))
+    net[1].train()
+    with torch.no_grad():
+        net[1](torch.rand(5, 4, generator=torch.Generator().manual_seed(11)))
+    net.register_buffer("position_ids", torch.arange(6).expand((1, -1)))
+    net.register_buffer("mask", torch.tensor([True, False, True]))
+    sd = net.state_dict()
+    assert sd["1.num_batches_tracked"].dtype == torch.int64 and sd["position_ids"].dtype == torch.int64
+    cases.append(lstm_case("integer_buffers", sd, net[0], "0.", False, inputs(3, 2, 3, False, 12), 1))
+
+    # A thousand two-element views of one flattened storage (as parameters flattened into one buffer are saved), in
+    # protocol 4: each costs the reader more than its few bytes of pickle, and the memory budget must take them.
+    flat = torch.rand(2000, generator=torch.Generator().manual_seed(13))
+    torch.save({"layers.%d.norm.weight" % i: flat[2 * i:2 * i + 2] for i in range(1000)}, HERE / "flat_views.pt", pickle_protocol=4)
+
     refusals = []
 
     class System:
@@ -134,8 +154,8 @@ def main():
     refusals.append({"file": "malicious_system.pt", "names": [os.system.__module__ + ".system"]})
     torch.save({"weight_ih_l0": w, "evil": Eval()}, HERE / "malicious_eval.pt")
     refusals.append({"file": "malicious_eval.pt", "names": ["__builtin__.eval"]})
-    torch.save({"n": torch.tensor([1, 2, 3])}, HERE / "long_tensor.pt")
-    refusals.append({"file": "long_tensor.pt", "names": ["torch.LongStorage"]})
+    torch.save({"weight_ih_l0": w, "c": torch.zeros(3, dtype=torch.complex64)}, HERE / "complex_tensor.pt")
+    refusals.append({"file": "complex_tensor.pt", "names": ["torch.ComplexFloatStorage"]})
     # The legacy format keys its storages by object id: this one file differs from run to run (the others are identical).
     torch.save({"weight_ih_l0": w}, HERE / "legacy_format.pt", _use_new_zipfile_serialization=False)
     refusals.append({"file": "legacy_format.pt", "names": ["legacy"]})
