@@ -26,7 +26,7 @@ internal static class RouteProbe
         output.WriteLine();
         output.WriteLine(Machine.Describe());
         output.WriteLine();
-        output.WriteLine(machine.Describe() + ".");
+        output.WriteLine("Route policy from these caches: " + machine.Describe() + ".");
         output.WriteLine();
         output.WriteLine($"Load average at the start: {Load()}.");
         output.WriteLine();

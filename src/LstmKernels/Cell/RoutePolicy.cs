@@ -122,9 +122,9 @@ internal sealed record RoutePolicy
     /// <summary>Whether two threads split a single step that streams <paramref name="bytes"/> (B × packed) of weights.</summary>
     public bool SplitStep(long bytes) => bytes >= ParallelStepMinBytes;
 
-    /// <summary>One line for reports: the cache description and the thresholds it gives.</summary>
+    /// <summary>One line for reports: the thresholds these caches give.</summary>
     public string Describe() => string.Create(
         System.Globalization.CultureInfo.InvariantCulture,
-        $"{Cache}; routes: lookahead ≤ {LookaheadBudget / KiB} KiB, projection chunk ≤ {ProjectionBudgetBytes / KiB} KiB, " +
+        $"lookahead ≤ {LookaheadBudget / KiB} KiB packed (and I ≥ {LookaheadMinInput}), projection chunk ≤ {ProjectionBudgetBytes / KiB} KiB, " +
         $"2-thread sequence split ≥ {SplitMinBytes / KiB} KiB, 2-thread step split ≥ {ParallelStepMinBytes / KiB} KiB");
 }
