@@ -16,7 +16,7 @@ internal static class RouteProbe
     private const int Rounds = 9;
     private const double BatchSeconds = 0.01;
 
-    private static readonly CellShape[] Shapes = [new(64, 64), new(128, 128), new(192, 192), new(512, 128), new(256, 256), new(384, 384), new(512, 512)];
+    private static readonly CellShape[] Shapes = [new(64, 64), new(128, 128), new(192, 192), new(512, 128), new(224, 224), new(240, 240), new(256, 256), new(384, 384), new(512, 512)];
 
     public static void Run(TextWriter output)
     {
