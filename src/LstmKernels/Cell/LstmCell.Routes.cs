@@ -119,6 +119,9 @@ public sealed partial class LstmCell
     /// fit in this core's share of L3, Wₕₕ falls out between steps: 1.46x slower at 640x640 and 1.66x at 1024x1024.
     /// At 512x512 (8 MiB) it was 0.88–0.95x in a quiet probe but 1.2x slower in two BenchmarkDotNet runs, so the
     /// edge moves with the load on the shared L3; <see cref="RoutePolicy.LookaheadBudget"/> (4 MiB there) keeps a margin below it.
+    /// Those are Zen 4 numbers (1 MiB L2, a fast L3). On the Intel guest (2 MiB L2, an L3 a quarter as fast for one core)
+    /// it is 0.96–0.99x up to 1.25 MiB but 1.05–1.18x slower from 1.5 MiB (224x224, 240x240, 256x256: Wₕₕ would fit the
+    /// L2 alone, both do not), so the budget there is half the L2 (<c>bench -- --routes</c>, docs/benchmarks.md).
     /// </summary>
     private bool UsesLookahead<TPanel, TP, TFormat>(int steps, int batch)
         where TPanel : struct, IPanel<TP>
