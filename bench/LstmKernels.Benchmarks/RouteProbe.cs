@@ -16,7 +16,7 @@ internal static class RouteProbe
     private const int Rounds = 9;
     private const double BatchSeconds = 0.01;
 
-    private static readonly CellShape[] Shapes = [new(64, 64), new(128, 128), new(192, 192), new(512, 128), new(224, 224), new(240, 240), new(256, 256), new(384, 384), new(512, 512)];
+    private static readonly CellShape[] Shapes = [new(64, 64), new(128, 128), new(192, 192), new(512, 128), new(224, 224), new(240, 240), new(256, 256), new(384, 384), new(512, 512), new(1024, 1024)];
 
     public static void Run(TextWriter output)
     {
@@ -72,6 +72,21 @@ internal static class RouteProbe
             output, shape, splitting.PackedBytes, "2 threads, sequence", "split", "pipeline",
             () => splitting.ForwardSequence(xs, h, c, [], h, c), () => pipelining.ForwardSequence(xs, h, c, [], h, c), Steps,
             policyCell.UsesSplit(Steps) ? "split" : policyCell.UsesPipeline(Steps, 1) ? "pipeline" : "one thread");
+
+        if (shape.Hidden >= 256)
+        {
+            // The projection chunk at batch 16: a small budget re-reads Wᵢₕ once per chunk more often; a large one lets the
+            // chunk's projection leave the cache before its steps read it.
+            const int Batch = 16;
+            float[] xb = Data.Uniform(Steps * Batch * shape.Input, 1f, seed: 4);
+            float[] hb = new float[Batch * shape.Hidden], cb = new float[Batch * shape.Hidden];
+            var large = new LstmCell(p) { Routes = machine with { ProjectionBudgetBytes = 4L << 20 } };
+            var small = new LstmCell(p) { Routes = machine with { ProjectionBudgetBytes = 1L << 20 } };
+            Pair(
+                output, shape, large.PackedBytes, "batch 16, sequence", "4 MiB chunk", "1 MiB chunk",
+                () => large.ForwardSequence(xb, hb, cb, [], hb, cb), () => small.ForwardSequence(xb, hb, cb, [], hb, cb), Steps,
+                string.Create(CultureInfo.InvariantCulture, $"{machine.ProjectionBudgetBytes >> 10} KiB"));
+        }
 
         var stepTwo = new LstmCell(p) { StepThreads = 2, ParallelStepMinBytes = 0 };
         var stepOne = new LstmCell(p);

@@ -48,7 +48,7 @@ public sealed class RoutePolicyTests(ITestOutputHelper output)
         Assert.Equal(130 * MiB, CacheTopology.IntelXeon2026.L3PerCore);
         Assert.Equal(0, RoutePolicy.CountedL3(CacheTopology.IntelXeon2026));
         Assert.Equal(1 * MiB, intel.LookaheadBudget);
-        Assert.Equal(1 * MiB, intel.ProjectionBudgetBytes);
+        Assert.Equal(4 * MiB, intel.ProjectionBudgetBytes);
         Assert.Equal(2 * MiB, intel.SplitMinBytes);
         Assert.Equal(512 * KiB, intel.ParallelStepMinBytes);
     }
@@ -71,7 +71,7 @@ public sealed class RoutePolicyTests(ITestOutputHelper output)
     {
         RoutePolicy small = RoutePolicy.For(CacheTopology.Default);
         Assert.Equal(128 * KiB, small.LookaheadBudget);
-        Assert.Equal(128 * KiB, small.ProjectionBudgetBytes);
+        Assert.Equal(512 * KiB, small.ProjectionBudgetBytes);
         Assert.Equal(512 * KiB, small.SplitMinBytes);
         Assert.Equal(256 * KiB, small.ParallelStepMinBytes);
         CheckChoices(small, 64, 64, lookahead: true, splitSequence: false, splitStep: false);
