@@ -15,11 +15,20 @@ internal sealed class FmaFloor
     private readonly long iterations;
 
     public FmaFloor(int input, int hidden)
+        : this(4L * hidden * (input + hidden))
     {
-        long fmas = 4L * hidden * (input + hidden);
+    }
+
+    /// <summary>A floor of <paramref name="fmas"/> multiply-adds (the input projection of a sequence step: 4H·I; a batch: B times a step's).</summary>
+    public FmaFloor(long fmas)
+    {
+        Fmas = fmas;
         int lanes = Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count;
         iterations = Math.Max(1, fmas / ((long)lanes * FmaPeak.Chains));
     }
+
+    /// <summary>The multiply-adds this floor stands for.</summary>
+    public long Fmas { get; }
 
     /// <summary>Runs one step's worth of FMAs; returns a sum so that they cannot be elided.</summary>
     public float Run() => Vector512.IsHardwareAccelerated

@@ -19,22 +19,27 @@ internal static class FmaPeak
 
     private static float sink;
 
-    public static string Describe(double warmupSeconds, double budgetSeconds)
+    /// <summary>The peak of the widest accelerated vector width, in GFLOP/s, and the report line of every width.</summary>
+    public static (double Gflops, string Text) Measure(double warmupSeconds, double budgetSeconds)
     {
         var text = new StringBuilder("FMA peak, one core:");
         string separator = " ";
+        double widest = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{separator}Vector512 {Measure<Simd512, Vector512<float>>(warmupSeconds, budgetSeconds):0} GFLOP/s");
+            widest = Measure<Simd512, Vector512<float>>(warmupSeconds, budgetSeconds);
+            text.Append(CultureInfo.InvariantCulture, $"{separator}Vector512 {widest:0} GFLOP/s");
             separator = ", ";
         }
 
         if (Vector256.IsHardwareAccelerated)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{separator}Vector256 {Measure<Simd256, Vector256<float>>(warmupSeconds, budgetSeconds):0} GFLOP/s");
+            double gflops = Measure<Simd256, Vector256<float>>(warmupSeconds, budgetSeconds);
+            widest = widest > 0 ? widest : gflops;
+            text.Append(CultureInfo.InvariantCulture, $"{separator}Vector256 {gflops:0} GFLOP/s");
         }
 
-        return text.Append('.').ToString();
+        return (widest, text.Append('.').ToString());
     }
 
     private static double Measure<TOps, TVec>(double warmupSeconds, double budgetSeconds)

@@ -3,12 +3,12 @@ using System.Runtime.InteropServices;
 
 namespace LstmKernels.Benchmarks;
 
-/// <summary>The one line that says where numbers came from: CPU, cores, runtime, vector path and date.</summary>
+/// <summary>The one line that says where numbers came from: CPU, cores, caches (as the route policy reads them), runtime, vector path and date.</summary>
 internal static class Machine
 {
     public static string Describe() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{Cpu()}, {Environment.ProcessorCount} logical cores; {RuntimeInformation.FrameworkDescription}; " +
+        $"{Cpu()}, {Environment.ProcessorCount} logical cores; caches: {LstmKernels.Internal.CacheTopology.Machine}; {RuntimeInformation.FrameworkDescription}; " +
         $"Kernels.ActivePath = {Kernels.ActivePath}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 
     /// <summary>The model name and signature of the first CPU in /proc/cpuinfo; the OS architecture elsewhere.</summary>

@@ -5,7 +5,7 @@ namespace LstmKernels.Benchmarks;
 
 /// <summary>
 /// ONNX Runtime's LSTM operator on the same weights as a <see cref="LstmCell"/>: a one-node ONNX graph built in
-/// memory, one intra-op and one inter-op thread, every input and output bound once to preallocated
+/// memory, one intra-op thread (or two, against <see cref="LstmCell.StepThreads"/> = 2) and one inter-op thread, every input and output bound once to preallocated
 /// <see cref="OrtValue"/>s (IoBinding), which is ONNX Runtime's best case for repeated calls.
 /// </summary>
 /// <remarks>
@@ -22,10 +22,10 @@ internal sealed class OrtPeer : IDisposable
     private readonly RunOptions runOptions = new();
     private readonly OrtValue[] values;
 
-    public OrtPeer(LstmParameters parameters, LstmCell cell, int batch, int steps)
+    public OrtPeer(LstmParameters parameters, LstmCell cell, int batch, int steps, int threads = 1)
     {
         int input = parameters.InputSize, hidden = parameters.HiddenSize;
-        session = CreateSession(parameters, batch, steps);
+        session = CreateSession(parameters, batch, steps, threads);
 
         X = Data.Uniform(steps * batch * input, 1f, seed: 3);
         H0 = Data.Uniform(batch * hidden, 1f, seed: 4);
@@ -79,8 +79,11 @@ internal sealed class OrtPeer : IDisposable
         session.Dispose();
     }
 
-    /// <summary>A one-node LSTM graph of these weights (T steps, B rows, initial states as inputs) in a session on one thread.</summary>
-    internal static InferenceSession CreateSession(LstmParameters parameters, int batch, int steps)
+    /// <summary>
+    /// A one-node LSTM graph of these weights (T steps, B rows, initial states as inputs) in a session with
+    /// <paramref name="threads"/> intra-op threads (one inter-op thread, sequential execution).
+    /// </summary>
+    internal static InferenceSession CreateSession(LstmParameters parameters, int batch, int steps, int threads = 1)
     {
         var model = new OnnxLstmModel
         {
@@ -96,7 +99,7 @@ internal sealed class OrtPeer : IDisposable
 
         using var options = new SessionOptions
         {
-            IntraOpNumThreads = 1,
+            IntraOpNumThreads = threads,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,

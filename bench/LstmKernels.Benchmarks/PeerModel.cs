@@ -2,8 +2,9 @@ namespace LstmKernels.Benchmarks;
 
 /// <summary>
 /// One size at batch 1 with its peers: the fused cell, ONNX Runtime on the same weights (a single step, and a
-/// <see cref="SequenceSteps"/>-step sequence), and the read floors of a single step (all packed weights) and of a
-/// sequence step (the recurrent half only: the input half of every step is one matrix-matrix pass up front).
+/// <see cref="SequenceSteps"/>-step sequence, on one intra-op thread and on two), and the floors: a single step's
+/// (all packed weights read once by the fastest read loop) and a sequence step's (the recurrent half read once, plus
+/// the input projection's 4H·I multiply-adds at the FMA peak: that half of every step is one matrix-matrix pass).
 /// </summary>
 internal sealed class PeerModel : IDisposable
 {
@@ -20,11 +21,14 @@ internal sealed class PeerModel : IDisposable
         CellSeparatePass = new LstmCell(parameters) { LookaheadEnabled = false };
         OrtStep = new OrtPeer(parameters, Cell, batch: 1, steps: 1);
         OrtSequence = new OrtPeer(parameters, Cell, batch: 1, steps: SequenceSteps);
+        OrtStepTwoThreads = new OrtPeer(parameters, Cell, batch: 1, steps: 1, threads: 2);
+        OrtSequenceTwoThreads = new OrtPeer(parameters, Cell, batch: 1, steps: SequenceSteps, threads: 2);
         StepFloor = new ReadFloor(Cell.PackedBytes);
 
-        // The recurrent rows of the packed panels: H of the 1 + I + H rows of each panel.
-        StepFloorRecurrent = new ReadFloor(Cell.PackedBytes / (1 + shape.Input + shape.Hidden) * shape.Hidden);
+        // The recurrent rows of the packed panels: H of the I + H rows of each panel.
+        StepFloorRecurrent = new ReadFloor(Cell.PackedBytes / (shape.Input + shape.Hidden) * shape.Hidden);
         StepFma = new FmaFloor(shape.Input, shape.Hidden);
+        ProjectionFma = new FmaFloor(4L * shape.Hidden * shape.Input);
         X = Data.Uniform(shape.Input, 1f, seed: 2);
         H = new float[shape.Hidden];
         C = new float[shape.Hidden];
@@ -48,9 +52,19 @@ internal sealed class PeerModel : IDisposable
 
     public OrtPeer OrtSequence { get; }
 
+    /// <summary>ONNX Runtime's single step with intra_op_num_threads = 2, against <see cref="CellTwoThreads"/>.</summary>
+    public OrtPeer OrtStepTwoThreads { get; }
+
+    /// <summary>ONNX Runtime's sequence with intra_op_num_threads = 2, against <see cref="CellTwoThreads"/>.</summary>
+    public OrtPeer OrtSequenceTwoThreads { get; }
+
     public ReadFloor StepFloor { get; }
 
+    /// <summary>The read floor of a sequence step's recurrent half (Wₕₕ).</summary>
     public ReadFloor StepFloorRecurrent { get; }
+
+    /// <summary>The input projection's multiply-adds of one sequence step, 4H·I, on registers only.</summary>
+    public FmaFloor ProjectionFma { get; }
 
     /// <summary>The FMAs of one step (single or sequence) on registers only: the compute floor.</summary>
     public FmaFloor StepFma { get; }
@@ -84,8 +98,24 @@ internal sealed class PeerModel : IDisposable
     /// <summary><see cref="Sequence"/> with <see cref="LstmCell.StepThreads"/> = 2: the next chunk projected on a second thread.</summary>
     public void SequenceTwoThreads() => CellTwoThreads.ForwardSequence(Xs, H, C, [], H, C);
 
-    /// <summary>The recurrent read floor, once per step of a sequence.</summary>
+    /// <summary>
+    /// The sequence floor, once per step: Wₕₕ read once by the fastest read loop, then the step's input-projection FMAs at
+    /// the FMA peak. Timed as one run, so the two parts come from the same moment of the machine.
+    /// </summary>
     public float SequenceFloor()
+    {
+        float sum = 0;
+        for (int t = 0; t < SequenceSteps; t++)
+        {
+            sum += StepFloorRecurrent.Run();
+            sum += ProjectionFma.Run();
+        }
+
+        return sum;
+    }
+
+    /// <summary>The recurrent read floor alone, once per step of a sequence.</summary>
+    public float SequenceReadFloor()
     {
         float sum = 0;
         for (int t = 0; t < SequenceSteps; t++)
@@ -112,5 +142,9 @@ internal sealed class PeerModel : IDisposable
     {
         OrtStep.Dispose();
         OrtSequence.Dispose();
+        OrtStepTwoThreads.Dispose();
+        OrtSequenceTwoThreads.Dispose();
+        StepFloor.Dispose();
+        StepFloorRecurrent.Dispose();
     }
 }

@@ -6,7 +6,8 @@ namespace LstmKernels.Benchmarks;
 /// <summary>
 /// The no-argument run: every standard size at batch 1 and 16, the three step routes timed with Stopwatch, the
 /// fused step's error against the reference and its allocations, as one Markdown table in well under a minute; then the
-/// peer table, and the streams table (<see cref="StreamsReport"/>, about another minute).
+/// peer tables (a step and a sequence at batch 1 against the floors and ONNX Runtime on one and two threads, sequences
+/// at batch 4 and 16), and the streams table (<see cref="StreamsReport"/>, about another minute).
 /// </summary>
 internal static class QuickReport
 {
@@ -23,6 +24,13 @@ internal static class QuickReport
     private const double ReferenceBudgetSeconds = 0.3;
     private const double AllocationSeconds = 0.05;
 
+    // ONNX Runtime is native code and the batch rows run code the batch-1 rows already brought to tier 1: a short warm-up.
+    private const double PeerWarmupSeconds = 0.1;
+    private const double BatchBudgetSeconds = 0.2;
+
+    /// <summary>The batch sizes of the sequence rows against ONNX Runtime (batch 1 has its own tables).</summary>
+    private static readonly int[] SequenceBatches = [4, 16];
+
     public static void Run(TextWriter output)
     {
         var total = Stopwatch.StartNew();
@@ -30,7 +38,10 @@ internal static class QuickReport
         output.WriteLine();
         output.WriteLine(Machine.Describe());
         output.WriteLine();
-        output.WriteLine(FmaPeak.Describe(WarmupSeconds, BudgetSeconds));
+        output.WriteLine($"Route policy from these caches: {LstmKernels.Internal.RoutePolicy.Machine.Describe()}.");
+        output.WriteLine();
+        (double peak, string peakText) = FmaPeak.Measure(WarmupSeconds, BudgetSeconds);
+        output.WriteLine(peakText);
         output.WriteLine();
         output.WriteLine(
             "Median of Stopwatch batches after warm-up; steps in place (h, c ← step(x, h, c)). Speed-ups are reference/fused " +
@@ -50,7 +61,7 @@ internal static class QuickReport
         }
 
         output.WriteLine();
-        PeerTable(output);
+        PeerTable(output, peak * 1e9);
         output.WriteLine();
         StreamsReport.Run(output);
         output.WriteLine();
@@ -58,48 +69,115 @@ internal static class QuickReport
     }
 
     /// <summary>
-    /// Batch 1 against the memory floor and ONNX Runtime: one step, and per step of a sequence, side by side for
-    /// each size so that the ratios come from the same moment of a noisy machine.
+    /// Batch 1 against the floors and ONNX Runtime: one step, and per step of a sequence, side by side for each size so
+    /// that the ratios come from the same moment of a noisy machine; then batch 4 and 16 sequences.
     /// </summary>
-    private static void PeerTable(TextWriter output)
+    /// <param name="output">Where the tables go.</param>
+    /// <param name="flopsPerSecond">The FMA peak measured at the start of this run (2 flops per multiply-add): the FMA floors are flops / peak.</param>
+    private static void PeerTable(TextWriter output, double flopsPerSecond)
     {
-        output.WriteLine(
-            $"Batch 1 against the read floor (the packed weights read once by an 8-accumulator vector loop; for a sequence step, " +
-            $"only the recurrent half) and ONNX Runtime's LSTM ({PeerModel.SequenceSteps}-step sequence for the per-step columns; " +
-            "one thread, IoBinding). ×floor = ours / floor; ORT/ours > 1 means LstmKernels is faster. ORT Δ = max |ORT − ours| in (h, c). " +
-            "bf16 and int8: the same step with WeightPrecision.BFloat16 / Int8 weights, and its speed-up over our float32 step; " +
-            "2 thr: the float32 step with StepThreads = 2, and its speed-up; seq 2 thr: the sequence with StepThreads = 2 " +
-            "(every step split by panels from 2 MiB of weights, else the next chunk's projection on the second thread), " +
-            "per step, and its ratio to the sequence floor. FMA floor: the step's 4H(I+H) multiply-adds as register-only vector FMAs " +
-            "at this core's peak (the same for a single and a sequence step); where it exceeds the seq floor, the sequence step is " +
-            "bound by the FMA units, not by memory, and FMA/seq floor is the least ×floor one thread can reach.");
-        output.WriteLine();
-        output.WriteLine("| I x H | floor | LstmKernels | ONNX Runtime | ×floor | ORT/ours | seq floor | FMA floor | FMA/seq floor | seq LstmKernels | seq ONNX Runtime | ×floor | ORT/ours | ORT Δ | bf16 | ×fp32 | int8 | ×fp32 | 2 thr | ×fp32 | seq 2 thr | ×floor |");
-        output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        var steps = new List<string>();
+        var sequences = new List<string>();
+        var batches = new List<string>();
         foreach (CellShape shape in CellShape.Standard)
         {
-            using var model = new PeerModel(shape);
-            double floor = StepTimer.Median(static m => m.StepFloor.Run(), model, WarmupSeconds, BudgetSeconds);
-            double ours = StepTimer.Median(static m => m.Step(), model, WarmupSeconds, BudgetSeconds);
-            double ort = StepTimer.Median(static m => m.OrtStep.Run(), model, WarmupSeconds, BudgetSeconds);
-            const double Steps = PeerModel.SequenceSteps;
-            double seqFloor = StepTimer.Median(static m => m.SequenceFloor(), model, WarmupSeconds, BudgetSeconds) / Steps;
-            double fma = StepTimer.Median(static m => m.StepFma.Run(), model, WarmupSeconds, BudgetSeconds);
-            double seqOurs = StepTimer.Median(static m => m.Sequence(), model, WarmupSeconds, BudgetSeconds) / Steps;
-            double seqOrt = StepTimer.Median(static m => m.OrtSequence.Run(), model, WarmupSeconds, BudgetSeconds) / Steps;
-            double delta = Math.Max(model.OrtStep.MaxDifference, model.OrtSequence.MaxDifference);
-            double bf16 = StepTimer.Median(static m => m.StepBFloat16(), model, WarmupSeconds, BudgetSeconds);
-            double int8 = StepTimer.Median(static m => m.StepInt8(), model, WarmupSeconds, BudgetSeconds);
-            double twoThreads = StepTimer.Median(static m => m.StepTwoThreads(), model, WarmupSeconds, BudgetSeconds);
-            double seqTwoThreads = StepTimer.Median(static m => m.SequenceTwoThreads(), model, WarmupSeconds, BudgetSeconds) / Steps;
-            output.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"| {shape} | {Time(floor)} | {Time(ours)} | {Time(ort)} | {ours / floor:0.00} | {ort / ours:0.00} | " +
-                $"{Time(seqFloor)} | {Time(fma)} | {fma / seqFloor:0.00} | {Time(seqOurs)} | {Time(seqOrt)} | {seqOurs / seqFloor:0.00} | {seqOrt / seqOurs:0.00} | {delta:0.0e+0} | " +
-                $"{Time(bf16)} | {ours / bf16:0.00} | {Time(int8)} | {ours / int8:0.00} | {Time(twoThreads)} | {ours / twoThreads:0.00} | " +
-                $"{Time(seqTwoThreads)} | {seqTwoThreads / seqFloor:0.00} |"));
-            output.Flush();
+            double readFloor;
+            using (var model = new PeerModel(shape))
+            {
+                steps.Add(StepRow(model));
+                (string row, readFloor) = SequenceRow(model, flopsPerSecond);
+                sequences.Add(row);
+            }
+
+            foreach (int batch in SequenceBatches)
+            {
+                using var model = new PeerBatchModel(shape, batch);
+                batches.Add(BatchRow(model, readFloor, flopsPerSecond));
+            }
         }
+
+        output.WriteLine(
+            "Batch 1, one step, against the read floor (the packed weights read once by the fastest of the read loops " +
+            $"{string.Join(", ", ReadFloor.Loops)} at that size: `loop`) and ONNX Runtime's LSTM (IoBinding). ×floor = ours / floor; " +
+            "ORT/ours > 1 means LstmKernels is faster. bf16, int8: the same step with WeightPrecision.BFloat16 / Int8 weights, and " +
+            "its speed-up over our float32 step. 2 thr: StepThreads = 2 (the step split by panels from 512 KiB of weights, per the " +
+            "route policy), against ONNX Runtime with intra_op_num_threads = 2.");
+        output.WriteLine();
+        output.WriteLine("| I x H | floor | loop | LstmKernels | ONNX Runtime | ×floor | ORT/ours | bf16 | ×fp32 | int8 | ×fp32 | 2 thr | ORT 2 thr | ORT/ours 2 thr |");
+        output.WriteLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        steps.ForEach(output.WriteLine);
+        output.WriteLine();
+        output.WriteLine(
+            $"Batch 1, per step of a {PeerModel.SequenceSteps}-step sequence. read floor: Wₕₕ read once by the fastest read loop (`loop`); " +
+            "seq floor: that plus the input projection's 4H·I multiply-adds at the FMA peak measured above " +
+            "(a sequence step reads only Wₕₕ, but it still does the projection's FMAs); FMA floor: all of a step's 4H(I+H) FMAs " +
+            "at that peak. ×floor = ours / seq floor. ORT Δ = max |ORT − ours| in (h, c). 2 thr: " +
+            "StepThreads = 2 (every step split by panels from 2 MiB of weights, else the next chunk's projection on the second " +
+            "thread, per the route policy) against ONNX Runtime with intra_op_num_threads = 2.");
+        output.WriteLine();
+        output.WriteLine("| I x H | read floor | loop | seq floor | FMA floor | LstmKernels | ONNX Runtime | ×floor | ORT ×floor | ORT/ours | ORT Δ | 2 thr | ×floor | ORT 2 thr | ORT/ours 2 thr |");
+        output.WriteLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        sequences.ForEach(output.WriteLine);
+        output.WriteLine();
+        output.WriteLine(
+            $"Batch 4 and 16, per step of a {PeerModel.SequenceSteps}-step sequence, one thread each. read: Wₕₕ read once by the " +
+            "fastest read loop (as above); rec FMA, proj FMA: the step's B·4H·H recurrent and B·4H·I projection multiply-adds at the " +
+            "FMA peak measured above; floor = max(read, rec FMA) + proj FMA (a step can overlap its Wₕₕ stream with its recurrent FMAs, not go " +
+            "below either). GFLOP/s = 2·B·4H(I+H) / our step.");
+        output.WriteLine();
+        output.WriteLine("| I x H | B | read | rec FMA | proj FMA | floor | LstmKernels | ×floor | GFLOP/s | ONNX Runtime | ORT ×floor | ORT/ours | ORT Δ |");
+        output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        batches.ForEach(output.WriteLine);
+    }
+
+    private static string StepRow(PeerModel model)
+    {
+        double floor = StepTimer.Median(static m => m.StepFloor.Run(), model, WarmupSeconds, BudgetSeconds);
+        double ours = StepTimer.Median(static m => m.Step(), model, WarmupSeconds, BudgetSeconds);
+        double ort = StepTimer.Median(static m => m.OrtStep.Run(), model, WarmupSeconds, BudgetSeconds);
+        double bf16 = StepTimer.Median(static m => m.StepBFloat16(), model, WarmupSeconds, BudgetSeconds);
+        double int8 = StepTimer.Median(static m => m.StepInt8(), model, WarmupSeconds, BudgetSeconds);
+        double twoThreads = StepTimer.Median(static m => m.StepTwoThreads(), model, WarmupSeconds, BudgetSeconds);
+        double ortTwoThreads = StepTimer.Median(static m => m.OrtStepTwoThreads.Run(), model, PeerWarmupSeconds, BudgetSeconds);
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"| {model.Shape} | {Time(floor)} | {ReadFloor.Loops[model.StepFloor.Loop]} | {Time(ours)} | {Time(ort)} | {ours / floor:0.00} | {ort / ours:0.00} | " +
+            $"{Time(bf16)} | {ours / bf16:0.00} | {Time(int8)} | {ours / int8:0.00} | {Time(twoThreads)} | {Time(ortTwoThreads)} | {ortTwoThreads / twoThreads:0.00} |");
+    }
+
+    private static (string Row, double ReadFloor) SequenceRow(PeerModel model, double flopsPerSecond)
+    {
+        const double Steps = PeerModel.SequenceSteps;
+        double input = model.Shape.Input, hidden = model.Shape.Hidden;
+        double readFloor = StepTimer.Median(static m => m.SequenceReadFloor(), model, WarmupSeconds, BudgetSeconds) / Steps;
+        double floor = readFloor + (2 * 4 * hidden * input / flopsPerSecond);
+        double fma = 2 * 4 * hidden * (input + hidden) / flopsPerSecond;
+        double ours = StepTimer.Median(static m => m.Sequence(), model, WarmupSeconds, BudgetSeconds) / Steps;
+        double ort = StepTimer.Median(static m => m.OrtSequence.Run(), model, PeerWarmupSeconds, BudgetSeconds) / Steps;
+        double twoThreads = StepTimer.Median(static m => m.SequenceTwoThreads(), model, WarmupSeconds, BudgetSeconds) / Steps;
+        double ortTwoThreads = StepTimer.Median(static m => m.OrtSequenceTwoThreads.Run(), model, PeerWarmupSeconds, BudgetSeconds) / Steps;
+        double delta = Math.Max(model.OrtStep.MaxDifference, model.OrtSequence.MaxDifference);
+        string row = string.Create(
+            CultureInfo.InvariantCulture,
+            $"| {model.Shape} | {Time(readFloor)} | {ReadFloor.Loops[model.StepFloorRecurrent.Loop]} | {Time(floor)} | {Time(fma)} | {Time(ours)} | {Time(ort)} | " +
+            $"{ours / floor:0.00} | {ort / floor:0.00} | {ort / ours:0.00} | {delta:0.0e+0} | {Time(twoThreads)} | {twoThreads / floor:0.00} | " +
+            $"{Time(ortTwoThreads)} | {ortTwoThreads / twoThreads:0.00} |");
+        return (row, readFloor);
+    }
+
+    private static string BatchRow(PeerBatchModel model, double readFloor, double flopsPerSecond)
+    {
+        const double Steps = PeerModel.SequenceSteps;
+        double batch = model.Batch, input = model.Shape.Input, hidden = model.Shape.Hidden;
+        double recurrent = 2 * batch * 4 * hidden * hidden / flopsPerSecond;
+        double projection = 2 * batch * 4 * hidden * input / flopsPerSecond;
+        double floor = Math.Max(readFloor, recurrent) + projection;
+        double ours = StepTimer.Median(static m => m.Sequence(), model, PeerWarmupSeconds, BatchBudgetSeconds) / Steps;
+        double ort = StepTimer.Median(static m => m.OrtSequence.Run(), model, PeerWarmupSeconds, BatchBudgetSeconds) / Steps;
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"| {model.Shape} | {model.Batch} | {Time(readFloor)} | {Time(recurrent)} | {Time(projection)} | {Time(floor)} | {Time(ours)} | {ours / floor:0.00} | " +
+            $"{2.0 * model.Fma.Fmas / ours / 1e9:0.0} | {Time(ort)} | {ort / floor:0.00} | {ort / ours:0.00} | {model.OrtSequence.MaxDifference:0.0e+0} |");
     }
 
     /// <summary>Gets the fast routes' shared generic code to tier 1 before the first row is timed.</summary>

@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using LstmKernels.Internal;
 using LstmKernels.Reference;
 
 namespace LstmKernels.Tests;
@@ -51,6 +52,12 @@ public static class LookaheadGenerators
 [Properties(Arbitrary = [typeof(SequenceGenerators)], MaxTest = 100)]
 public sealed class ForwardSequenceTests
 {
+    /// <summary>
+    /// The route thresholds of the Zen 4 host (Cell/RoutePolicy.cs), so that the tests that assert which route a cell takes
+    /// do not depend on the caches of the machine they run on.
+    /// </summary>
+    private static readonly RoutePolicy Zen4Routes = RoutePolicy.For(CacheTopology.Zen4);
+
     [Property]
     public void ForwardSequence_MatchesReference(SequenceCase t)
     {
@@ -70,7 +77,7 @@ public sealed class ForwardSequenceTests
     public void ForwardSequence_Lookahead_MatchesReferenceAndTheSeparatePass(SequenceCase t)
     {
         LstmParameters p = LstmParameters.CreateRandom(t.Input, t.Hidden, t.ParameterSeed);
-        var cell = new LstmCell(p);
+        var cell = new LstmCell(p) { Routes = Zen4Routes };
         Assert.Equal(Kernels.ActivePath == SimdPath.Vector512, cell.UsesLookahead(t.Steps, 1));
         float[] ys = new float[t.Steps * t.Hidden], hT = new float[t.Hidden], cT = new float[t.Hidden];
         cell.ForwardSequence(t.Xs.Values, t.H0.Values, t.C0.Values, ys, hT, cT);
@@ -214,7 +221,7 @@ public sealed class ForwardSequenceTests
     [InlineData(1, 70, 20)]
     public void ForwardSequence_DoesNotAllocate(int batch, int input, int steps)
     {
-        var cell = new LstmCell(LstmParameters.CreateRandom(input, 40, 2));
+        var cell = new LstmCell(LstmParameters.CreateRandom(input, 40, 2)) { Routes = Zen4Routes };
         Assert.Equal(Kernels.ActivePath == SimdPath.Vector512 && batch == 1 && input >= 64, cell.UsesLookahead(steps, batch));
         float[] xs = Generators.Fill(steps * batch * input, Dist.Unit, 1);
         float[] h = new float[batch * 40], c = new float[batch * 40], ys = new float[steps * batch * 40];

@@ -8,23 +8,7 @@ namespace LstmKernels;
 /// <summary>The routes of a step and of a sequence, chosen per call from the shape, the weights and <see cref="StepThreads"/>; the per-thread scratch.</summary>
 public sealed partial class LstmCell
 {
-    /// <summary>A sequence projects at most this many floats ahead (4 MiB: stays in L2/L3 until the recurrent steps read it).</summary>
-    private const int ProjectionBudget = 1 << 20;
-
-    /// <summary>The packed size up to which a batch-1 sequence uses the lookahead route.</summary>
-    private const long LookaheadBudget = 4L << 20;
-
-    /// <summary>The longest chunk of steps whose projection a second thread computes ahead (<see cref="StepThreads"/> = 2).</summary>
-    private const int PipelineChunk = 16;
-
-    /// <summary>The packed size from which <see cref="StepThreads"/> = 2 splits a sequence's steps by panels.</summary>
-    private const long SplitMinBytes = 2L << 20;
-
-    /// <summary>The B·I·H from which <see cref="StepThreads"/> = 2 pipelines a sequence's projection.</summary>
-    private const long PipelineMinWork = 8192;
-
-    /// <summary>The input size from which a batch-1 sequence uses the lookahead route.</summary>
-    private const int LookaheadMinInput = 64;
+    private long? parallelStepMinBytes;
 
     [ThreadStatic]
     private static float[]? stepInput;
@@ -74,10 +58,21 @@ public sealed partial class LstmCell
     }
 
     /// <summary>
-    /// The B × packed bytes from which <see cref="StepThreads"/> = 2 splits a <see cref="Forward"/> step; smaller steps
-    /// run on the caller alone. Settable (tests set 0) only to exercise the split on small cells.
+    /// The route thresholds of this cell: <see cref="RoutePolicy.Machine"/> (from this machine's caches) unless a test or
+    /// the route probe sets another (a synthetic cache table, or one threshold forced).
     /// </summary>
-    internal long ParallelStepMinBytes { get; init; } = 512 << 10;
+    internal RoutePolicy Routes { get; init; } = RoutePolicy.Machine;
+
+    /// <summary>
+    /// The B × packed bytes from which <see cref="StepThreads"/> = 2 splits a <see cref="Forward"/> step; smaller steps
+    /// run on the caller alone. <see cref="RoutePolicy.ParallelStepMinBytes"/> of <see cref="Routes"/> unless set (tests
+    /// set 0 to exercise the split on small cells).
+    /// </summary>
+    internal long ParallelStepMinBytes
+    {
+        get => parallelStepMinBytes ?? Routes.ParallelStepMinBytes;
+        init => parallelStepMinBytes = value;
+    }
 
     /// <summary>
     /// Whether <see cref="Forward"/> splits a step of <paramref name="batch"/> rows between two threads. Below
@@ -91,21 +86,21 @@ public sealed partial class LstmCell
 
     /// <summary>
     /// Whether <see cref="ForwardSequence"/> projects the next chunk on a second thread: with <see cref="StepThreads"/> = 2,
-    /// more than one step, B·I·H ≥ <see cref="PipelineMinWork"/>, and weights too small for <see cref="UsesSplit"/>.
+    /// more than one step, B·I·H ≥ <see cref="RoutePolicy.PipelineMinWork"/>, and weights too small for <see cref="UsesSplit"/>.
     /// Below that work, handing each chunk over costs more than it saves (measured at batch 1: 0.82x the speed of one
     /// thread at 32x64, 1.1–1.2x faster at 96x96, 128x64, 128x128 and 192x192).
     /// </summary>
     internal bool UsesPipeline(int steps, int batch) =>
-        stepThreads > 1 && steps > 1 && (long)batch * packed.Input * packed.Hidden >= PipelineMinWork && !UsesSplit(steps);
+        stepThreads > 1 && steps > 1 && Routes.PipelineSequence((long)batch * packed.Input * packed.Hidden) && !UsesSplit(steps);
 
     /// <summary>
     /// Whether <see cref="ForwardSequence"/> splits every step by panels between two threads: with
-    /// <see cref="StepThreads"/> = 2, more than one step, and packed weights of at least <see cref="SplitMinBytes"/>.
+    /// <see cref="StepThreads"/> = 2, more than one step, and packed weights of at least <see cref="RoutePolicy.SplitMinBytes"/>.
     /// Measured at batch 1, T = 64, per step: 11.4 µs at 256x256 (pipeline 13.0, one thread 16.5), 46 µs at 512x512
     /// (62, 82) and 196 µs at 1024x1024 (323, 360); below 2 MiB the per-step hand-over costs more (192x192: 8.5 µs
     /// against the pipeline's 7.4).
     /// </summary>
-    internal bool UsesSplit(int steps) => stepThreads > 1 && steps > 1 && packed.Panels > 1 && packed.Bytes >= SplitMinBytes;
+    internal bool UsesSplit(int steps) => stepThreads > 1 && steps > 1 && packed.Panels > 1 && Routes.SplitSequence(packed.Bytes);
 
     /// <summary>Whether <see cref="ForwardSequence"/> takes the lookahead route on the active SIMD path for this shape.</summary>
     internal bool UsesLookahead(int steps, int batch)
@@ -118,19 +113,22 @@ public sealed partial class LstmCell
     /// <summary>
     /// The lookahead route needs one-vector panels (its 24 accumulators take most of AVX-512's 32 registers), float32
     /// weights, batch 1 and more than one chunk of steps. It pays when the projection is a real share of the step
-    /// (I ≥ <see cref="LookaheadMinInput"/>: measured 0.88–0.91x the time of the separate pass at 64x64, 128x128,
+    /// (I ≥ <see cref="RoutePolicy.LookaheadMinInput"/>: measured 0.88–0.91x the time of the separate pass at 64x64, 128x128,
     /// 512x128 and 384x384, but 1.02–1.05x at 32x64 and 32x128) and while all the weights stay in the cache: it
     /// touches Wᵢₕ and Wₕₕ every step, where the separate pass reads Wₕₕ alone for a whole chunk. Once both no longer
     /// fit in this core's share of L3, Wₕₕ falls out between steps: 1.46x slower at 640x640 and 1.66x at 1024x1024.
     /// At 512x512 (8 MiB) it was 0.88–0.95x in a quiet probe but 1.2x slower in two BenchmarkDotNet runs, so the
-    /// edge moves with the load on the shared L3; <see cref="LookaheadBudget"/> (4 MiB) keeps a margin below it.
+    /// edge moves with the load on the shared L3; <see cref="RoutePolicy.LookaheadBudget"/> (4 MiB there) keeps a margin below it.
+    /// Those are Zen 4 numbers (1 MiB L2, a fast L3). On the Intel guest (2 MiB L2, an L3 a quarter as fast for one core)
+    /// it is 0.96–0.99x up to 1.25 MiB but 1.05–1.18x slower from 1.5 MiB (224x224, 240x240, 256x256: Wₕₕ would fit the
+    /// L2 alone, both do not), so the budget there is half the L2 (<c>bench -- --routes</c>, docs/benchmarks.md).
     /// </summary>
     private bool UsesLookahead<TPanel, TP, TFormat>(int steps, int batch)
         where TPanel : struct, IPanel<TP>
         where TP : struct
         where TFormat : struct, IWeightFormat =>
         batch == 1 && steps > FusedStep<TPanel, TP, TFormat>.ChunkSteps && FusedStep<TPanel, TP, TFormat>.CanLookahead
-        && packed.Precision == WeightPrecision.Float32 && packed.Input >= LookaheadMinInput && packed.Bytes <= LookaheadBudget
+        && packed.Precision == WeightPrecision.Float32 && Routes.Lookahead(packed.Bytes, packed.Input)
         && LookaheadEnabled && !UsesPipeline(steps, batch);
 
     private static Span<float> StepInput(int length) => Scratch(ref stepInput, length);

@@ -88,7 +88,7 @@ public sealed partial class LstmCell
         int stepProjection = batch * packed.ProjectionFloats;
 
         // Project a chunk of steps ahead, not the whole sequence: the buffer stays small and cache-resident.
-        int chunk = Math.Clamp(ProjectionBudget / Math.Max(stepProjection, 1), 1, Math.Max(steps, 1));
+        int chunk = Routes.ProjectionChunk(stepProjection, steps);
         Span<float> projection = Scratch(ref sequenceProjection, chunk * stepProjection);
         Span<float> gather = x.IsBlock ? default : Scratch(ref sequenceInputs, chunk * stepInputs);
 
@@ -175,7 +175,7 @@ public sealed partial class LstmCell
     /// <summary>
     /// A sequence on two threads (<see cref="StepThreads"/> = 2): while the caller runs the recurrent steps of one
     /// chunk, a thread-pool thread projects the next chunk's inputs. Chunks double from 2 steps up to
-    /// <see cref="PipelineChunk"/>, so that only the first, short one is projected before any step can start.
+    /// <see cref="RoutePolicy.PipelineChunk"/>, so that only the first, short one is projected before any step can start.
     /// </summary>
     private unsafe void RunPipelined<TPanel, TP, TFormat>(
         int steps, int batch, ReadOnlySpan<float> xs, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, scoped in SequenceOutput y, Span<float> hT, Span<float> cT)
@@ -186,7 +186,7 @@ public sealed partial class LstmCell
         int states = batch * packed.Hidden;
         int stepInputs = batch * packed.Input;
         int stepProjection = batch * packed.ProjectionFloats;
-        int chunk = Math.Clamp(ProjectionBudget / 2 / Math.Max(stepProjection, 1), 1, PipelineChunk);
+        int chunk = Routes.PipelinedChunk(stepProjection);
         Span<float> projections = Scratch(ref sequenceProjection, 2 * chunk * stepProjection);
         StartState(states, h0, c0, cT, out Span<float> hPrev, out Span<float> hNext);
 
@@ -248,7 +248,7 @@ public sealed partial class LstmCell
         int states = batch * packed.Hidden;
         int stepInputs = batch * packed.Input;
         int stepProjection = batch * packed.ProjectionFloats;
-        int chunk = Math.Clamp(ProjectionBudget / Math.Max(stepProjection, 1), 1, Math.Max(steps, 1));
+        int chunk = Routes.ProjectionChunk(stepProjection, steps);
         Span<float> projection = Scratch(ref sequenceProjection, chunk * stepProjection);
         StartState(states, h0, c0, cT, out Span<float> hPrev, out Span<float> hNext);
         int split = packed.Panels / 2;

@@ -60,10 +60,11 @@ public sealed partial class LstmCell
     /// Threads one <see cref="Forward"/> call may use: 1 (the default) or 2. With 2, the panels of a step are split
     /// between the calling thread and one thread-pool thread, and the call returns when both halves are done.
     /// This pays off only when a step is long enough to amortise handing work to another core (a few µs), so steps
-    /// that stream less than 512 KiB of weights (B × <see cref="PackedBytes"/>) stay on the calling thread;
-    /// docs/benchmarks.md has the measurements. Results are bitwise the same as with 1 thread.
+    /// that stream less weights (B × <see cref="PackedBytes"/>) than 512 KiB, or than one core's L2 where that is
+    /// smaller, stay on the calling thread; docs/benchmarks.md has the measurements and docs/kernels.md the rule, which
+    /// reads the machine's cache sizes once per process. Results are bitwise the same as with 1 thread.
     /// <see cref="ForwardSequence"/> with 2 splits every step's panels the same way when the packed weights take at
-    /// least 2 MiB (bitwise the one-thread result). For smaller cells with B·I·H ≥ 8192 it instead projects the inputs
+    /// least 2 MiB (or twice one core's L2, if less; bitwise the one-thread result). For smaller cells with B·I·H ≥ 8192 it instead projects the inputs
     /// of the next chunk of steps on a thread-pool thread while the caller runs the recurrent steps of this chunk; those
     /// results are deterministic and within the same bounds, but not bitwise those of 1 thread (the projection is
     /// tiled by chunk).
@@ -168,10 +169,12 @@ public sealed partial class LstmCell
     /// <summary>
     /// Runs a whole sequence through the cell: T steps of B rows, time-major. The input projection
     /// <c>x·Wᵢₕᵀ + b</c> does not depend on h, so it is computed for many steps at once, as a matrix-matrix pass over
-    /// Wᵢₕ, and each step only streams Wₕₕ. At batch 1 (float32, AVX-512, I ≥ 64, weights up to 4 MiB) the projection
+    /// Wᵢₕ, and each step only streams Wₕₕ. At batch 1 (float32, AVX-512, I ≥ 64, weights that stay in the core's
+    /// cache: up to its L3 share of at most 4 MiB, or half its L2 where that is more) the projection
     /// of the next 8 steps is folded into the current steps' loops instead, where the FMA units would otherwise wait
     /// for Wₕₕ. With <see cref="StepThreads"/> = 2, each step is split by panels between two threads (weights of 2 MiB
-    /// and more), or the projection runs on the second thread, a chunk ahead.
+    /// and more, or twice one core's L2 if less), or the projection runs on the second thread, a chunk ahead. The
+    /// thresholds come from this machine's cache sizes, read once per process (docs/kernels.md).
     /// </summary>
     /// <param name="x">Inputs <c>[T, B, I]</c>; T = <c>x.Length / (B·I)</c>.</param>
     /// <param name="h0">Initial hidden state <c>[B, H]</c>; its length sets B.</param>
