@@ -54,7 +54,7 @@ internal static class ChartReport
             $"Each time: the median of Stopwatch batches after warm-up, the fastest of {Rounds} rounds that take the contenders in turn; every contender steps in place (h, c ← step(x, h, c)) on the same weights. " +
             "naive = ReferenceLstmCell (the numpy seed, in double); TensorPrimitives = one TensorPrimitives.Dot per gate row over " +
             "PyTorch's row-major weights, then TensorPrimitives.Sigmoid/Tanh/Multiply/Add; ONNX Runtime = its LSTM operator, " +
-            "one thread, IoBinding; floor = the fp32 packed weights read once by an 8-accumulator vector loop. " +
+            "one thread, IoBinding; floor = the fp32 packed weights (64-byte aligned) read once by the fastest of the read loops of ReadFloor at that size. " +
             "TP Δ / ORT Δ = max |contender − LstmKernels fp32| in (h, c), checked before timing.");
         output.WriteLine();
         output.WriteLine("| I x H | weights | naive | TensorPrimitives | ONNX Runtime | LstmKernels fp32 | bf16 | int8 | floor | TP/fp32 | ORT/fp32 | fp32/floor | TP Δ | ORT Δ |");
