@@ -255,15 +255,10 @@ public static class Gradients
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxNorm"/> is not positive and finite.</exception>
     public static float ClipByGlobalNorm(LstmParameters gradient, Span<float> extra, float maxNorm)
     {
-        if (!(maxNorm > 0 && float.IsFinite(maxNorm)))
-        {
-            ThrowHelper.OutOfRange(nameof(maxNorm), maxNorm, "must be positive and finite");
-        }
-
+        CheckMaxNorm(maxNorm);
         float norm = GlobalNorm(gradient, extra);
-        if (norm > maxNorm && float.IsFinite(norm))
+        if (ClipScale(norm, maxNorm, out float scale))
         {
-            float scale = maxNorm / norm;
             System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.WeightIh, scale, gradient.WeightIh);
             System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.WeightHh, scale, gradient.WeightHh);
             System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.Bias, scale, gradient.Bias);
@@ -310,20 +305,30 @@ public static class Gradients
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxNorm"/> is not positive and finite.</exception>
     public static float ClipByGlobalNorm(LstmStackParameters gradient, Span<float> extra, float maxNorm)
     {
-        if (!(maxNorm > 0 && float.IsFinite(maxNorm)))
-        {
-            ThrowHelper.OutOfRange(nameof(maxNorm), maxNorm, "must be positive and finite");
-        }
-
+        CheckMaxNorm(maxNorm);
         float norm = GlobalNorm(gradient, extra);
-        if (norm > maxNorm && float.IsFinite(norm))
+        if (ClipScale(norm, maxNorm, out float scale))
         {
-            float scale = maxNorm / norm;
             System.Numerics.Tensors.TensorPrimitives.Multiply(gradient.Values, scale, gradient.Values);
             System.Numerics.Tensors.TensorPrimitives.Multiply(extra, scale, extra);
         }
 
         return norm;
+    }
+
+    private static void CheckMaxNorm(float maxNorm)
+    {
+        if (!(maxNorm > 0 && float.IsFinite(maxNorm)))
+        {
+            ThrowHelper.OutOfRange(nameof(maxNorm), maxNorm, "must be positive and finite");
+        }
+    }
+
+    /// <summary>Whether a gradient of norm <paramref name="norm"/> is clipped to <paramref name="maxNorm"/>, and by what factor (a non-finite norm is left alone).</summary>
+    private static bool ClipScale(float norm, float maxNorm, out float scale)
+    {
+        scale = maxNorm / norm;
+        return norm > maxNorm && float.IsFinite(norm);
     }
 
     internal static void CheckSameShape(LstmParameters? parameters, LstmParameters gradient, string paramName)
