@@ -164,6 +164,32 @@ public sealed partial class LstmCellTests
         }
     }
 
+    /// <summary>
+    /// A large batch goes through the tiled loops in groups of 16 rows, each panel's rows in blocks that fit the L1
+    /// (the partial sums kept between blocks): every row must still get exactly the bits it gets alone, in every weight
+    /// format (the stream batcher relies on it). 37 rows = two full groups, a group of one tile and a row left over;
+    /// I + H = 230 rows per panel = three blocks of 96 on a 48 KiB L1 (more on smaller ones).
+    /// </summary>
+    [Theory]
+    [InlineData(WeightPrecision.Float32)]
+    [InlineData(WeightPrecision.BFloat16)]
+    [InlineData(WeightPrecision.Int8)]
+    public void LstmCell_LargeBatch_RowsAreBitwiseTheRowAlone(WeightPrecision precision)
+    {
+        const int I = 150, H = 80, B = 37;
+        var cell = new LstmCell(LstmParameters.CreateRandom(I, H, 7), precision);
+        float[] x = Generators.Fill(B * I, Dist.Unit, 1), h = Generators.Fill(B * H, Dist.Unit, 2), c = Generators.Fill(B * H, Dist.Unit, 3);
+        float[] hb = new float[B * H], cb = new float[B * H];
+        cell.Forward(x, h, c, hb, cb);
+        float[] h1 = new float[H], c1 = new float[H];
+        for (int b = 0; b < B; b++)
+        {
+            cell.Forward(x.AsSpan(b * I, I), h.AsSpan(b * H, H), c.AsSpan(b * H, H), h1, c1);
+            Assert.True(h1.AsSpan().SequenceEqual(hb.AsSpan(b * H, H)), $"row {b}: h differs from the row alone");
+            Assert.True(c1.AsSpan().SequenceEqual(cb.AsSpan(b * H, H)), $"row {b}: c differs from the row alone");
+        }
+    }
+
     /// <summary>Each row of a batch is the same step as that row alone (within the bound), and a NaN stays in its row.</summary>
     [Fact]
     public void LstmCell_BatchRowsAreIndependent()

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LstmKernels.Internal;
 
@@ -59,7 +60,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     /// apart, z rows <paramref name="zStride"/> apart): each weight vector is loaded once for four rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Accumulate4(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride)
+    private static unsafe void Accumulate4(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int vStride, int k, ref float z, int zStride, ref byte ahead)
     {
         ref float init1 = ref Unsafe.Add(ref init, initStride);
         ref float init2 = ref Unsafe.Add(ref init, 2 * initStride);
@@ -89,11 +90,17 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             o3 = TPanel.Load(ref Unsafe.Add(ref init3, 3 * W));
         }
 
-        ref float v1 = ref Unsafe.Add(ref v, k);
-        ref float v2 = ref Unsafe.Add(ref v, 2 * k);
-        ref float v3 = ref Unsafe.Add(ref v, 3 * k);
+        ref float v1 = ref Unsafe.Add(ref v, vStride);
+        ref float v2 = ref Unsafe.Add(ref v, 2 * vStride);
+        ref float v3 = ref Unsafe.Add(ref v, 3 * vStride);
         for (int j = 0; j < k; j++)
         {
+            // One line of what the step reads next (the weights are pinned), fetched while these FMAs run.
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref ahead, j * 64)));
+            }
+
             TFormat.LoadRow<TPanel, TP>(ref rows, j * Row, out TP wi, out TP wf, out TP wg, out TP wo);
             TP s = TPanel.Broadcast(Unsafe.Add(ref v, j));
             i0 = TPanel.MultiplyAdd(s, wi, i0);
@@ -125,16 +132,16 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
 
     /// <summary>Four batch rows at once: <see cref="Accumulate4"/> on one-vector panels, <see cref="Accumulate4Gates256"/> on two-vector ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate4Tile(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride)
+    private static void Accumulate4Tile(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int vStride, int k, ref float z, int zStride, ref byte ahead)
     {
         Debug.Assert(TPanel.Vectors <= 2);
         if (TPanel.Vectors == 1)
         {
-            Accumulate4(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride);
+            Accumulate4(ref init, initStride, ref scale, ref rows, ref v, vStride, k, ref z, zStride, ref ahead);
         }
         else
         {
-            Accumulate4Gates256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride);
+            Accumulate4Gates256(ref init, initStride, ref scale, ref rows, ref v, vStride, k, ref z, zStride);
         }
     }
 
@@ -145,18 +152,18 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     /// 64-byte line per float32 row; sums are taken in the same order as <see cref="Accumulate1"/>'s on this path.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Accumulate4Gates256(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride)
+    private static void Accumulate4Gates256(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int vStride, int k, ref float z, int zStride)
     {
         // One call per gate with a constant gate: each inlined copy loads its own gate with no branch in the loop.
-        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, 0);
-        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, 1);
-        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, 2);
-        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, k, ref z, zStride, 3);
+        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, vStride, k, ref z, zStride, 0);
+        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, vStride, k, ref z, zStride, 1);
+        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, vStride, k, ref z, zStride, 2);
+        AccumulateGate256(ref init, initStride, ref scale, ref rows, ref v, vStride, k, ref z, zStride, 3);
     }
 
     /// <summary>One gate of <see cref="Accumulate4Gates256"/>: <c>z[r][gate] = init[r][gate] + scale ⊙ Σⱼ v[r][j]·rows[j][gate]</c> for four rows r.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateGate256(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int k, ref float z, int zStride, int gate)
+    private static void AccumulateGate256(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int vStride, int k, ref float z, int zStride, int gate)
     {
         const int Half = 8;
         int lane = gate * W;
@@ -190,13 +197,13 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             Vector256<float> s = Vector256.Create(x);
             l0 = Vector256.MultiplyAddEstimate(s, lo, l0);
             h0 = Vector256.MultiplyAddEstimate(s, hi, h0);
-            s = Vector256.Create(Unsafe.Add(ref x, k));
+            s = Vector256.Create(Unsafe.Add(ref x, vStride));
             l1 = Vector256.MultiplyAddEstimate(s, lo, l1);
             h1 = Vector256.MultiplyAddEstimate(s, hi, h1);
-            s = Vector256.Create(Unsafe.Add(ref x, 2 * k));
+            s = Vector256.Create(Unsafe.Add(ref x, 2 * vStride));
             l2 = Vector256.MultiplyAddEstimate(s, lo, l2);
             h2 = Vector256.MultiplyAddEstimate(s, hi, h2);
-            s = Vector256.Create(Unsafe.Add(ref x, 3 * k));
+            s = Vector256.Create(Unsafe.Add(ref x, 3 * vStride));
             l3 = Vector256.MultiplyAddEstimate(s, lo, l3);
             h3 = Vector256.MultiplyAddEstimate(s, hi, h3);
             row = ref Unsafe.Add(ref row, stride);

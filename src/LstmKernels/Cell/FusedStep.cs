@@ -25,6 +25,19 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     private const int Row = PackedWeights.RowFloats;
     private const int Tile = 4;
 
+    /// <summary>Batch rows whose partial sums a step keeps on the stack while they share each block of a panel's rows.</summary>
+    private const int GroupRows = 16;
+
+    /// <summary>
+    /// Weight rows per block of the tiled loops: half the L1d (<see cref="CacheTopology.Machine"/>) in this format's
+    /// rows, at least 16; int8 sums are scaled only once at the end, so its panels go in one block.
+    /// </summary>
+    private static readonly int L1BlockRows = (int)Math.Max(16, CacheTopology.Machine.L1Data / 2 / (Row * TFormat.Bytes));
+
+    /// <summary>The rows per block for a panel of <paramref name="k"/> rows (all of them for int8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int BlockRows(int k) => TFormat.Scaled ? Math.Max(k, 1) : L1BlockRows;
+
     /// <summary>
     /// One step for <paramref name="batch"/> rows. <paramref name="v"/> holds each row's step input
     /// <c>concat(x, hPrev)</c> (K = I + H floats per row), so the outputs may alias the caller's hPrev.
@@ -43,7 +56,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     {
         int k = w.Input + w.Hidden;
         Debug.Assert(v.Length == batch * k && cPrev.Length == batch * w.Hidden && hNext.Length == batch * w.Hidden);
-        Span<float> z = stackalloc float[Tile * Row];
+        Span<float> z = stackalloc float[GroupRows * Row];
         for (int p = firstPanel; p < endPanel; p++)
         {
             Step(w, p, batch, ref w.Bias(p), 0, ref w.Rows(p), k, v, cPrev, hNext, cNext, z);
@@ -75,10 +88,30 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             int r = 0;
             if (TPanel.Vectors <= 2)
             {
-                for (; r <= rows - Tile; r += Tile)
+                // Whole tiles of four rows, block by block of the panel's rows as in Step (each block stays in the L1
+                // while every tile takes it; after the first block each tile carries on from its own partial sums),
+                // fetching the next panel's rows meanwhile.
+                int tiled = rows - (rows % Tile);
+                int block = BlockRows(input);
+                ref byte next = ref Unsafe.Add(ref weights, p + 1 < endPanel ? w.PanelBytes : 0);
+                int lines = input * Row * TFormat.Bytes / 64;
+                int fetched = 0;
+                for (int k0 = 0; k0 < input; k0 += block)
                 {
-                    Accumulate4Tile(ref bias, 0, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, ref Unsafe.Add(ref out0, r * rowStride), rowStride);
+                    int count = Math.Min(block, input - k0);
+                    ref byte blockRows = ref Unsafe.Add(ref weights, k0 * Row * TFormat.Bytes);
+                    for (r = 0; r < tiled; r += Tile)
+                    {
+                        ref byte ahead = ref fetched + count <= lines ? ref Unsafe.Add(ref next, fetched * 64) : ref blockRows;
+                        fetched += count;
+                        ref float tile = ref Unsafe.Add(ref out0, r * rowStride);
+                        Accumulate4Tile(
+                            ref k0 == 0 ? ref bias : ref tile, k0 == 0 ? 0 : rowStride, ref scale, ref blockRows,
+                            ref Unsafe.Add(ref rx, (r * input) + k0), input, count, ref tile, rowStride, ref ahead);
+                    }
                 }
+
+                r = tiled;
             }
 
             for (; r < rows; r++)
@@ -107,7 +140,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         ReadOnlySpan<float> cPrev, Span<float> hNext, Span<float> cNext)
     {
         Debug.Assert(projection.Length == batch * w.ProjectionFloats && hPrev.Length == batch * w.Hidden && !hNext.Overlaps(hPrev));
-        Span<float> z = stackalloc float[Tile * Row];
+        Span<float> z = stackalloc float[GroupRows * Row];
         ref float rp = ref MemoryMarshal.GetReference(projection);
         int skip = w.Input * Row * TFormat.Bytes;
         for (int p = firstPanel; p < endPanel; p++)
@@ -141,10 +174,35 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         // vector then feeds four FMAs. With two (Vector256), the four rows take the gates one at a time.
         if (TPanel.Vectors <= 2)
         {
-            for (; b <= batch - Tile; b += Tile)
+            // Groups of up to GroupRows rows: every tile of a group takes one block of the panel's rows while it is in
+            // the L1, carrying on from its partial sums in z after the first block; then the group's pointwise stage.
+            // Meanwhile the tiles fetch the next panel's rows (the same part of it) into the L2, one line per row they
+            // take, so that the next panel's first tile does not wait on memory.
+            int tiled = batch - (batch % Tile);
+            int block = BlockRows(k);
+            ref byte next = ref Unsafe.Add(ref weights, p + 1 < w.Panels ? w.PanelBytes : 0);
+            int lines = k * Row * TFormat.Bytes / 64;
+            int fetched = 0;
+            for (int group; b < tiled; b += group)
             {
-                Accumulate4Tile(ref Unsafe.Add(ref init, b * initStride), initStride, ref scale, ref weights, ref Unsafe.Add(ref rv, b * k), k, ref rz, Row);
-                for (int r = 0; r < Tile; r++)
+                group = Math.Min(GroupRows, tiled - b);
+                for (int k0 = 0; k0 < k; k0 += block)
+                {
+                    int count = Math.Min(block, k - k0);
+                    ref byte blockRows = ref Unsafe.Add(ref weights, k0 * Row * TFormat.Bytes);
+                    for (int r = 0; r < group; r += Tile)
+                    {
+                        // Past the next panel's end, the prefetches touch this block's own rows (already in the L1).
+                        ref byte ahead = ref fetched + count <= lines ? ref Unsafe.Add(ref next, fetched * 64) : ref blockRows;
+                        fetched += count;
+                        ref float tile = ref Unsafe.Add(ref rz, r * Row);
+                        Accumulate4Tile(
+                            ref k0 == 0 ? ref Unsafe.Add(ref init, (b + r) * initStride) : ref tile, k0 == 0 ? initStride : Row, ref scale,
+                            ref blockRows, ref Unsafe.Add(ref rv, ((b + r) * k) + k0), k, count, ref tile, Row, ref ahead);
+                    }
+                }
+
+                for (int r = 0; r < group; r++)
                 {
                     int at = (b + r) * hidden;
                     Finish(ref Unsafe.Add(ref rz, r * Row), unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
