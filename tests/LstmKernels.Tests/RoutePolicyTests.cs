@@ -22,6 +22,7 @@ public sealed class RoutePolicyTests(ITestOutputHelper output)
         Assert.Equal(1 << 20, zen4.ProjectionBudgetBytes / sizeof(float));
         Assert.Equal(2 * MiB, zen4.SplitMinBytes);
         Assert.Equal(512 * KiB, zen4.ParallelStepMinBytes);
+        Assert.Equal(1 * MiB, zen4.PrefetchMinBytes);
         Assert.Equal(16, zen4.PipelineChunk);
         Assert.Equal(8192, zen4.PipelineMinWork);
         Assert.Equal(64, zen4.LookaheadMinInput);
@@ -51,6 +52,7 @@ public sealed class RoutePolicyTests(ITestOutputHelper output)
         Assert.Equal(4 * MiB, intel.ProjectionBudgetBytes);
         Assert.Equal(2 * MiB, intel.SplitMinBytes);
         Assert.Equal(512 * KiB, intel.ParallelStepMinBytes);
+        Assert.Equal(2 * MiB, intel.PrefetchMinBytes);
     }
 
     /// <summary>The Intel guest: lookahead only while both matrices sit in half its 2 MiB L2 (measured with <c>bench -- --routes</c>).</summary>
@@ -74,6 +76,7 @@ public sealed class RoutePolicyTests(ITestOutputHelper output)
         Assert.Equal(512 * KiB, small.ProjectionBudgetBytes);
         Assert.Equal(512 * KiB, small.SplitMinBytes);
         Assert.Equal(256 * KiB, small.ParallelStepMinBytes);
+        Assert.Equal(256 * KiB, small.PrefetchMinBytes);
         CheckChoices(small, 64, 64, lookahead: true, splitSequence: false, splitStep: false);
         CheckChoices(small, 128, 128, lookahead: false, splitSequence: true, splitStep: true);
 
@@ -106,6 +109,7 @@ public sealed class RoutePolicyTests(ITestOutputHelper output)
                 Assert.True(policy.LookaheadBudget >= less.LookaheadBudget);
                 Assert.True(policy.ProjectionBudgetBytes >= less.ProjectionBudgetBytes);
                 Assert.True(policy.SplitMinBytes >= less.SplitMinBytes);
+                Assert.True(policy.PrefetchMinBytes >= less.PrefetchMinBytes);
                 Assert.True(policy.ParallelStepMinBytes >= less.ParallelStepMinBytes);
             }
         }

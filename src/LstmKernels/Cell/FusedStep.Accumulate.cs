@@ -60,7 +60,8 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     /// apart, z rows <paramref name="zStride"/> apart): each weight vector is loaded once for four rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe void Accumulate4(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int vStride, int k, ref float z, int zStride, ref byte ahead)
+    private static unsafe void Accumulate4<TAhead>(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int vStride, int k, ref float z, int zStride, ref byte ahead)
+        where TAhead : struct, IPrefetch
     {
         ref float init1 = ref Unsafe.Add(ref init, initStride);
         ref float init2 = ref Unsafe.Add(ref init, 2 * initStride);
@@ -95,11 +96,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         ref float v3 = ref Unsafe.Add(ref v, 3 * vStride);
         for (int j = 0; j < k; j++)
         {
-            // One line of what the step reads next (the weights are pinned), fetched while these FMAs run.
-            if (Sse.IsSupported)
-            {
-                Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref ahead, j * 64)));
-            }
+            Prefetch<TAhead>(ref ahead, j);
 
             TFormat.LoadRow<TPanel, TP>(ref rows, j * Row, out TP wi, out TP wf, out TP wg, out TP wo);
             TP s = TPanel.Broadcast(Unsafe.Add(ref v, j));
@@ -130,14 +127,29 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         Store4(i3, f3, g3, o3, ref init3, ref scale, ref Unsafe.Add(ref z, 3 * zStride));
     }
 
-    /// <summary>Four batch rows at once: <see cref="Accumulate4"/> on one-vector panels, <see cref="Accumulate4Gates256"/> on two-vector ones.</summary>
+    /// <summary>
+    /// Iteration <paramref name="j"/>'s prefetch with <see cref="FetchLine"/>: line j from <paramref name="ahead"/> on
+    /// into the L2 (a hint: it never faults; the weights it points into are pinned).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate4Tile(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int vStride, int k, ref float z, int zStride, ref byte ahead)
+    private static unsafe void Prefetch<TAhead>(ref byte ahead, int j)
+        where TAhead : struct, IPrefetch
+    {
+        if (TAhead.On && Sse.IsSupported)
+        {
+            Sse.Prefetch1(Unsafe.AsPointer(ref Unsafe.Add(ref ahead, j * 64)));
+        }
+    }
+
+    /// <summary>Four batch rows at once: <see cref="Accumulate4{TAhead}"/> on one-vector panels, <see cref="Accumulate4Gates256"/> on two-vector ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate4Tile<TAhead>(ref float init, int initStride, ref float scale, ref byte rows, ref float v, int vStride, int k, ref float z, int zStride, ref byte ahead)
+        where TAhead : struct, IPrefetch
     {
         Debug.Assert(TPanel.Vectors <= 2);
         if (TPanel.Vectors == 1)
         {
-            Accumulate4(ref init, initStride, ref scale, ref rows, ref v, vStride, k, ref z, zStride, ref ahead);
+            Accumulate4<TAhead>(ref init, initStride, ref scale, ref rows, ref v, vStride, k, ref z, zStride, ref ahead);
         }
         else
         {
@@ -146,7 +158,7 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     }
 
     /// <summary>
-    /// <see cref="Accumulate4"/> for the Vector256 path, where a panel is two vectors and 16 accumulators would be all
+    /// <see cref="Accumulate4{TAhead}"/> for the Vector256 path, where a panel is two vectors and 16 accumulators would be all
     /// of AVX2's 16 registers: the four batch rows go through the panel once per gate, 8 accumulators each time (four
     /// rows × the gate's two halves), so that each loaded weight vector still feeds four FMAs. Each pass reads one
     /// 64-byte line per float32 row; sums are taken in the same order as <see cref="Accumulate1"/>'s on this path.
@@ -237,4 +249,22 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         l3.StoreUnsafe(ref z3);
         h3.StoreUnsafe(ref Unsafe.Add(ref z3, Half));
     }
+}
+
+/// <summary>Whether the accumulation loops prefetch a line per weight row they take (a type, so that each choice compiles its own loop).</summary>
+internal interface IPrefetch
+{
+    static abstract bool On { get; }
+}
+
+/// <summary>No prefetch: the weights are in the cache already, or the hardware prefetchers keep up.</summary>
+internal readonly struct NoFetch : IPrefetch
+{
+    public static bool On => false;
+}
+
+/// <summary>One line per row: four tiles of a batch together cover the next panel's float32 rows (a 256-byte row is four lines).</summary>
+internal readonly struct FetchLine : IPrefetch
+{
+    public static bool On => true;
 }

@@ -28,15 +28,19 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
     /// <summary>Batch rows whose partial sums a step keeps on the stack while they share each block of a panel's rows.</summary>
     private const int GroupRows = 16;
 
-    /// <summary>
-    /// Weight rows per block of the tiled loops: half the L1d (<see cref="CacheTopology.Machine"/>) in this format's
-    /// rows, at least 16; int8 sums are scaled only once at the end, so its panels go in one block.
-    /// </summary>
-    private static readonly int L1BlockRows = (int)Math.Max(16, CacheTopology.Machine.L1Data / 2 / (Row * TFormat.Bytes));
+    /// <summary>The L1d of this machine (<see cref="CacheTopology.Machine"/>) in weight rows of this format.</summary>
+    private static readonly int L1Rows = (int)Math.Max(32, CacheTopology.Machine.L1Data / (Row * TFormat.Bytes));
 
-    /// <summary>The rows per block for a panel of <paramref name="k"/> rows (all of them for int8).</summary>
+    /// <summary>
+    /// Weight rows per block of the tiled loops for a panel part of <paramref name="k"/> rows: all of them when they fit
+    /// the L1d (or for int8, whose sums are scaled only once at the end), else half the L1d's worth, so that the block
+    /// stays there while every tile of a group takes it (measured: one block is faster while the part fits).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int BlockRows(int k) => TFormat.Scaled ? Math.Max(k, 1) : L1BlockRows;
+    private static int BlockRows(int k) => TFormat.Scaled || k <= L1Rows ? Math.Max(k, 1) : L1Rows / 2;
+
+    /// <summary>The packed bytes above which the step prefetches each next panel (<see cref="RoutePolicy.PrefetchMinBytes"/> of this machine).</summary>
+    private static readonly long PrefetchMinBytes = RoutePolicy.Machine.PrefetchMinBytes;
 
     /// <summary>
     /// One step for <paramref name="batch"/> rows. <paramref name="v"/> holds each row's step input
@@ -88,30 +92,12 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             int r = 0;
             if (TPanel.Vectors <= 2)
             {
-                // Whole tiles of four rows, block by block of the panel's rows as in Step (each block stays in the L1
-                // while every tile takes it; after the first block each tile carries on from its own partial sums),
-                // fetching the next panel's rows meanwhile.
-                int tiled = rows - (rows % Tile);
-                int block = BlockRows(input);
-                ref byte next = ref Unsafe.Add(ref weights, p + 1 < endPanel ? w.PanelBytes : 0);
-                int lines = input * Row * TFormat.Bytes / 64;
-                int fetched = 0;
-                for (int k0 = 0; k0 < input; k0 += block)
+                // The panel's rows stay in the cache while every tile of four rows takes them.
+                for (; r <= rows - Tile; r += Tile)
                 {
-                    int count = Math.Min(block, input - k0);
-                    ref byte blockRows = ref Unsafe.Add(ref weights, k0 * Row * TFormat.Bytes);
-                    for (r = 0; r < tiled; r += Tile)
-                    {
-                        ref byte ahead = ref fetched + count <= lines ? ref Unsafe.Add(ref next, fetched * 64) : ref blockRows;
-                        fetched += count;
-                        ref float tile = ref Unsafe.Add(ref out0, r * rowStride);
-                        Accumulate4Tile(
-                            ref k0 == 0 ? ref bias : ref tile, k0 == 0 ? 0 : rowStride, ref scale, ref blockRows,
-                            ref Unsafe.Add(ref rx, (r * input) + k0), input, count, ref tile, rowStride, ref ahead);
-                    }
+                    Accumulate4Tile<NoFetch>(
+                        ref bias, 0, ref scale, ref weights, ref Unsafe.Add(ref rx, r * input), input, input, ref Unsafe.Add(ref out0, r * rowStride), rowStride, ref weights);
                 }
-
-                r = tiled;
             }
 
             for (; r < rows; r++)
@@ -176,13 +162,17 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
         {
             // Groups of up to GroupRows rows: every tile of a group takes one block of the panel's rows while it is in
             // the L1, carrying on from its partial sums in z after the first block; then the group's pointwise stage.
-            // Meanwhile the tiles fetch the next panel's rows (the same part of it) into the L2, one line per row they
-            // take, so that the next panel's first tile does not wait on memory.
             int tiled = batch - (batch % Tile);
             int block = BlockRows(k);
+
+            // Weights larger than one core's L2 come from farther out: with four tiles or more, each tile call also
+            // prefetches a line of the next panel's rows (the same part of it) per row it takes, so that the four
+            // together bring that part into the L2 and the next panel does not start with a wait on memory. Fewer
+            // tiles, or one row, would need four prefetches per row: measured slower than the hardware prefetchers
+            // (batch 1 and 4 at 512x512 and 1024x1024, 2026-12-03). Float32 only; see RoutePolicy.PrefetchMinBytes.
             ref byte next = ref Unsafe.Add(ref weights, p + 1 < w.Panels ? w.PanelBytes : 0);
             int lines = k * Row * TFormat.Bytes / 64;
-            int fetched = 0;
+            int fetched = tiled >= 4 * Tile && Prefetching(w) ? 0 : lines;
             for (int group; b < tiled; b += group)
             {
                 group = Math.Min(GroupRows, tiled - b);
@@ -192,13 +182,20 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
                     ref byte blockRows = ref Unsafe.Add(ref weights, k0 * Row * TFormat.Bytes);
                     for (int r = 0; r < group; r += Tile)
                     {
-                        // Past the next panel's end, the prefetches touch this block's own rows (already in the L1).
-                        ref byte ahead = ref fetched + count <= lines ? ref Unsafe.Add(ref next, fetched * 64) : ref blockRows;
-                        fetched += count;
                         ref float tile = ref Unsafe.Add(ref rz, r * Row);
-                        Accumulate4Tile(
-                            ref k0 == 0 ? ref Unsafe.Add(ref init, (b + r) * initStride) : ref tile, k0 == 0 ? initStride : Row, ref scale,
-                            ref blockRows, ref Unsafe.Add(ref rv, ((b + r) * k) + k0), k, count, ref tile, Row, ref ahead);
+                        ref float start = ref k0 == 0 ? ref Unsafe.Add(ref init, (b + r) * initStride) : ref tile;
+                        int startStride = k0 == 0 ? initStride : Row;
+                        ref float rows = ref Unsafe.Add(ref rv, ((b + r) * k) + k0);
+
+                        if (fetched < lines)
+                        {
+                            ref byte ahead = ref Ahead(ref next, ref fetched, count, lines);
+                            Accumulate4Tile<FetchLine>(ref start, startStride, ref scale, ref blockRows, ref rows, k, count, ref tile, Row, ref ahead);
+                        }
+                        else
+                        {
+                            Accumulate4Tile<NoFetch>(ref start, startStride, ref scale, ref blockRows, ref rows, k, count, ref tile, Row, ref blockRows);
+                        }
                     }
                 }
 
@@ -216,6 +213,24 @@ internal static partial class FusedStep<TPanel, TP, TFormat>
             int at = b * hidden;
             Finish(ref rz, unit, units, cPrev.Slice(at, hidden), hNext.Slice(at, hidden), cNext.Slice(at, hidden));
         }
+    }
+
+    /// <summary>Whether a step over <paramref name="w"/> prefetches the next panel: float32 weights larger than <see cref="RoutePolicy.PrefetchMinBytes"/>, on x86.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Prefetching(PackedWeights w) =>
+        TFormat.Bytes == sizeof(float) && !TFormat.Scaled && System.Runtime.Intrinsics.X86.Sse.IsSupported && w.Bytes > PrefetchMinBytes;
+
+    /// <summary>
+    /// Where the next call's prefetches start (line <paramref name="fetched"/> of the next panel's part), counting the
+    /// <paramref name="taken"/> lines it will fetch; past the part's <paramref name="lines"/>, the part's start (lines
+    /// already fetched: a cheap hint).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref byte Ahead(ref byte next, ref int fetched, int taken, int lines)
+    {
+        int at = fetched;
+        fetched += taken;
+        return ref fetched <= lines ? ref Unsafe.Add(ref next, at * 64) : ref next;
     }
 
     /// <summary>Writes one row's four gate sums; for int8, first <c>init + scale ⊙ sum</c>.</summary>

@@ -67,6 +67,13 @@ internal sealed record RoutePolicy
     public required long ParallelStepMinBytes { get; init; }
 
     /// <summary>
+    /// The packed float32 bytes above which a step prefetches each next panel's rows while it takes the current one's:
+    /// weights that do not fit one core's L2 (Zen 4: 1 MiB, the Intel guest: 2 MiB) come from the L3 or memory, and the
+    /// hardware prefetchers do not see the jump from one panel's part to the next.
+    /// </summary>
+    public required long PrefetchMinBytes { get; init; }
+
+    /// <summary>
     /// The policy of <paramref name="cache"/>. With L2 = one core's L2 (<see cref="CacheTopology.Default"/>'s 256 KiB if
     /// none is reported) and L3 = <see cref="CountedL3"/>:
     /// <list type="bullet">
@@ -77,6 +84,7 @@ internal sealed record RoutePolicy
     /// read (once per chunk: at 1024x1024, batch 16, 4 MiB chunks were 1.06x faster than 1 MiB chunks on the Intel guest).</item>
     /// <item><see cref="SplitMinBytes"/> = min(<see cref="SequenceSplitWork"/>, 2 × L2): from 2 × L2 Wₕₕ (about half) no longer fits one core's L2, and two L2s hold it.</item>
     /// <item><see cref="ParallelStepMinBytes"/> = min(<see cref="StepSplitWork"/>, L2): a step that overflows one core's L2 streams slower alone than in two L2s.</item>
+    /// <item><see cref="PrefetchMinBytes"/> = L2: only weights that overflow it are prefetched (below, the prefetches would only cost issue slots).</item>
     /// </list>
     /// </summary>
     public static RoutePolicy For(CacheTopology cache)
@@ -91,6 +99,7 @@ internal sealed record RoutePolicy
             ProjectionBudgetBytes = Math.Max(2 * l2, CountedL3(cache)),
             SplitMinBytes = Math.Min(SequenceSplitWork, 2 * l2),
             ParallelStepMinBytes = Math.Min(StepSplitWork, l2),
+            PrefetchMinBytes = l2,
         };
     }
 
@@ -128,5 +137,5 @@ internal sealed record RoutePolicy
     public string Describe() => string.Create(
         System.Globalization.CultureInfo.InvariantCulture,
         $"lookahead ≤ {LookaheadBudget / KiB} KiB packed (and I ≥ {LookaheadMinInput}), projection chunk ≤ {ProjectionBudgetBytes / KiB} KiB, " +
-        $"2-thread sequence split ≥ {SplitMinBytes / KiB} KiB, 2-thread step split ≥ {ParallelStepMinBytes / KiB} KiB");
+        $"2-thread sequence split ≥ {SplitMinBytes / KiB} KiB, 2-thread step split ≥ {ParallelStepMinBytes / KiB} KiB, prefetch > {PrefetchMinBytes / KiB} KiB");
 }
