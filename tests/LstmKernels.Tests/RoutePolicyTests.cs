@@ -50,7 +50,7 @@ public sealed class RoutePolicyTests(ITestOutputHelper output)
         Assert.Equal(0, RoutePolicy.CountedL3(CacheTopology.IntelXeon2026));
         Assert.Equal(1 * MiB, intel.LookaheadBudget);
         Assert.Equal(4 * MiB, intel.ProjectionBudgetBytes);
-        Assert.Equal(2 * MiB, intel.SplitMinBytes);
+        Assert.Equal(1 * MiB, intel.SplitMinBytes);
         Assert.Equal(512 * KiB, intel.ParallelStepMinBytes);
         Assert.Equal(2 * MiB, intel.PrefetchMinBytes);
     }
@@ -60,8 +60,8 @@ public sealed class RoutePolicyTests(ITestOutputHelper output)
     [InlineData(32, 64, false, false, false)]
     [InlineData(64, 64, true, false, false)]
     [InlineData(128, 128, true, false, true)]
-    [InlineData(192, 192, false, false, true)]
-    [InlineData(512, 128, false, false, true)]
+    [InlineData(192, 192, false, true, true)]
+    [InlineData(512, 128, false, true, true)]
     [InlineData(256, 256, false, true, true)]
     [InlineData(384, 384, false, true, true)]
     [InlineData(1024, 1024, false, true, true)]

@@ -27,8 +27,11 @@ internal sealed record RoutePolicy
     /// <summary>A step long enough at L2 speed that splitting it between two cores pays for the hand-over (measured: 512 KiB).</summary>
     public const long StepSplitWork = 512 * KiB;
 
-    /// <summary>Weights per sequence step from which a per-step hand-over pays (measured: 2 MiB of packed weights).</summary>
+    /// <summary>Weights per sequence step from which a per-step hand-over pays on every host measured (2 MiB of packed weights; Zen 4 lost below it).</summary>
     public const long SequenceSplitWork = 2 * MiB;
+
+    /// <summary>Weights per sequence step below which a step is too short for a per-step hand-over (measured on the Intel guest: 512 KiB, a tie).</summary>
+    public const long SequenceSplitMinWork = 512 * KiB;
 
     private static readonly Lazy<RoutePolicy> MachinePolicy = new(() => For(CacheTopology.Machine), LazyThreadSafetyMode.ExecutionAndPublication);
 
@@ -82,7 +85,9 @@ internal sealed record RoutePolicy
     /// <item><see cref="ProjectionBudgetBytes"/> = max(2 × L2, L3): a chunk's projection is written once and read back once by its
     /// steps, so it may pass through the L2 as long as it stays in the caches; the longer the chunk, the less often Wᵢₕ is
     /// read (once per chunk: at 1024x1024, batch 16, 4 MiB chunks were 1.06x faster than 1 MiB chunks on the Intel guest).</item>
-    /// <item><see cref="SplitMinBytes"/> = min(<see cref="SequenceSplitWork"/>, 2 × L2): from 2 × L2 Wₕₕ (about half) no longer fits one core's L2, and two L2s hold it.</item>
+    /// <item><see cref="SplitMinBytes"/> = <see cref="CoreCacheBytes"/> clamped to [<see cref="SequenceSplitMinWork"/>, <see cref="SequenceSplitWork"/>]:
+    /// once the weights overflow what one core keeps, two cores' caches and FMA units pay for the hand-over per step (Intel
+    /// guest: split 0.96x the pipelined route at 1.1 MiB, 0.79x at 2 MiB; Zen 4, whose two vCPUs share one core: lost below 2 MiB).</item>
     /// <item><see cref="ParallelStepMinBytes"/> = min(<see cref="StepSplitWork"/>, L2): a step that overflows one core's L2 streams slower alone than in two L2s.</item>
     /// <item><see cref="PrefetchMinBytes"/> = L2: only weights that overflow it are prefetched (below, the prefetches would only cost issue slots).</item>
     /// </list>
@@ -97,7 +102,7 @@ internal sealed record RoutePolicy
             CoreCacheBytes = core,
             LookaheadBudget = core,
             ProjectionBudgetBytes = Math.Max(2 * l2, CountedL3(cache)),
-            SplitMinBytes = Math.Min(SequenceSplitWork, 2 * l2),
+            SplitMinBytes = Math.Clamp(core, SequenceSplitMinWork, SequenceSplitWork),
             ParallelStepMinBytes = Math.Min(StepSplitWork, l2),
             PrefetchMinBytes = l2,
         };
