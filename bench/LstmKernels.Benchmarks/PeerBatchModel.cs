@@ -14,6 +14,7 @@ internal sealed class PeerBatchModel : IDisposable
     public PeerBatchModel(CellShape shape, int batch)
     {
         Shape = shape;
+        Pointwise = new PointwiseCost(batch, shape.Hidden);
         Batch = batch;
         LstmParameters parameters = LstmParameters.CreateRandom(shape.Input, shape.Hidden, seed: 1);
         Cell = new LstmCell(parameters);
@@ -27,6 +28,9 @@ internal sealed class PeerBatchModel : IDisposable
     }
 
     public CellShape Shape { get; }
+
+    /// <summary>The pointwise stage of one step on its own (no floor counts it).</summary>
+    public PointwiseCost Pointwise { get; }
 
     public int Batch { get; }
 

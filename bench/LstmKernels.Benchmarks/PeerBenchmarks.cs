@@ -80,6 +80,10 @@ public class PeerSequenceBenchmarks : PeerBenchmarksBase
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
     public float FmaFloor() => Model.SequenceFma();
 
+    /// <summary>The step's pointwise stage alone (σ/tanh and the cell update of H units): work no floor counts.</summary>
+    [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
+    public void Pointwise() => Model.Pointwise.RunSequence();
+
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
     public void Fused() => Model.Sequence();
 
@@ -98,7 +102,7 @@ public class PeerSequenceBenchmarks : PeerBenchmarksBase
 
 /// <summary>
 /// Batch 4 and 16, per step of a 64-step sequence, one thread each: the compute floor (baseline: the step's B·4H·(I + H)
-/// FMAs at the FMA peak), the read floor of Wₕₕ (at batch 4 and 512x512 and up, the larger one),
+/// FMAs at the FMA peak), the read floor of Wₕₕ (at batch 4 and 512x512 and up, the larger one), the pointwise stage alone,
 /// <see cref="LstmCell.ForwardSequence"/> and ONNX Runtime's LSTM over the same sequence.
 /// </summary>
 [MemoryDiagnoser]
@@ -124,6 +128,10 @@ public class PeerBatchSequenceBenchmarks : IDisposable
 
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
     public float ReadFloor() => Model.SequenceReadFloor();
+
+    /// <summary>The step's pointwise stage alone over [B, 4H]: work no floor counts.</summary>
+    [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
+    public void Pointwise() => Model.Pointwise.RunSequence();
 
     [Benchmark(OperationsPerInvoke = PeerModel.SequenceSteps)]
     public void Fused() => Model.Sequence();

@@ -13,6 +13,7 @@ internal sealed class PeerModel : IDisposable
     public PeerModel(CellShape shape)
     {
         Shape = shape;
+        Pointwise = new PointwiseCost(1, shape.Hidden);
         LstmParameters parameters = LstmParameters.CreateRandom(shape.Input, shape.Hidden, seed: 1);
         Cell = new LstmCell(parameters);
         CellBFloat16 = new LstmCell(parameters, WeightPrecision.BFloat16);
@@ -36,6 +37,9 @@ internal sealed class PeerModel : IDisposable
     }
 
     public CellShape Shape { get; }
+
+    /// <summary>The pointwise stage of one step on its own (no floor counts it).</summary>
+    public PointwiseCost Pointwise { get; }
 
     public LstmCell Cell { get; }
 

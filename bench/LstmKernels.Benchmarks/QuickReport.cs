@@ -111,22 +111,25 @@ internal static class QuickReport
             $"Batch 1, per step of a {PeerModel.SequenceSteps}-step sequence. read floor: Wₕₕ read once by the fastest read loop (`loop`); " +
             "seq floor: that plus the input projection's 4H·I multiply-adds at the FMA peak measured above " +
             "(a sequence step reads only Wₕₕ, but it still does the projection's FMAs); FMA floor: all of a step's 4H(I+H) FMAs " +
-            "at that peak. ×floor = ours / seq floor. ORT Δ = max |ORT − ours| in (h, c). 2 thr: " +
+            "at that peak. ×floor = ours / seq floor. pointwise: the step's σ/tanh and cell update alone (Kernels.LstmPointwise " +
+            "over [1, 4H], the panel code of the fused step), work no floor counts; ×(fl+pw) = ours / (seq floor + pointwise). " +
+            "ORT Δ = max |ORT − ours| in (h, c). 2 thr: " +
             "StepThreads = 2 (every step split by panels from 2 MiB of weights, else the next chunk's projection on the second " +
             "thread, per the route policy) against ONNX Runtime with intra_op_num_threads = 2.");
         output.WriteLine();
-        output.WriteLine("| I x H | read floor | loop | seq floor | FMA floor | LstmKernels | ONNX Runtime | ×floor | ORT ×floor | ORT/ours | ORT Δ | 2 thr | ×floor | ORT 2 thr | ORT/ours 2 thr |");
-        output.WriteLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        output.WriteLine("| I x H | read floor | loop | seq floor | FMA floor | pointwise | LstmKernels | ONNX Runtime | ×floor | ×(fl+pw) | ORT ×floor | ORT/ours | ORT Δ | 2 thr | ×floor | ORT 2 thr | ORT/ours 2 thr |");
+        output.WriteLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         sequences.ForEach(output.WriteLine);
         output.WriteLine();
         output.WriteLine(
             $"Batch 4 and 16, per step of a {PeerModel.SequenceSteps}-step sequence, one thread each. read: Wₕₕ read once by the " +
             "fastest read loop (as above); rec FMA, proj FMA: the step's B·4H·H recurrent and B·4H·I projection multiply-adds at the " +
             "FMA peak measured above; floor = max(read, rec FMA) + proj FMA (a step can overlap its Wₕₕ stream with its recurrent FMAs, not go " +
-            "below either). GFLOP/s = 2·B·4H(I+H) / our step.");
+            "below either). pointwise: the step's σ/tanh and cell update alone over [B, 4H] (as above); ×(fl+pw) = ours / (floor + pointwise). " +
+            "GFLOP/s = 2·B·4H(I+H) / our step.");
         output.WriteLine();
-        output.WriteLine("| I x H | B | read | rec FMA | proj FMA | floor | LstmKernels | ×floor | GFLOP/s | ONNX Runtime | ORT ×floor | ORT/ours | ORT Δ |");
-        output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        output.WriteLine("| I x H | B | read | rec FMA | proj FMA | floor | pointwise | LstmKernels | ×floor | ×(fl+pw) | GFLOP/s | ONNX Runtime | ORT ×floor | ORT/ours | ORT Δ |");
+        output.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         batches.ForEach(output.WriteLine);
     }
 
@@ -152,6 +155,7 @@ internal static class QuickReport
         double readFloor = StepTimer.Median(static m => m.SequenceReadFloor(), model, WarmupSeconds, BudgetSeconds) / Steps;
         double floor = readFloor + (2 * 4 * hidden * input / flopsPerSecond);
         double fma = 2 * 4 * hidden * (input + hidden) / flopsPerSecond;
+        double pointwise = StepTimer.Median(static m => m.Pointwise.RunSequence(), model, WarmupSeconds, BudgetSeconds) / Steps;
         double ours = StepTimer.Median(static m => m.Sequence(), model, WarmupSeconds, BudgetSeconds) / Steps;
         double ort = StepTimer.Median(static m => m.OrtSequence.Run(), model, PeerWarmupSeconds, BudgetSeconds) / Steps;
         double twoThreads = StepTimer.Median(static m => m.SequenceTwoThreads(), model, WarmupSeconds, BudgetSeconds) / Steps;
@@ -159,8 +163,8 @@ internal static class QuickReport
         double delta = Math.Max(model.OrtStep.MaxDifference, model.OrtSequence.MaxDifference);
         string row = string.Create(
             CultureInfo.InvariantCulture,
-            $"| {model.Shape} | {Time(readFloor)} | {ReadFloor.Loops[model.StepFloorRecurrent.Loop]} | {Time(floor)} | {Time(fma)} | {Time(ours)} | {Time(ort)} | " +
-            $"{ours / floor:0.00} | {ort / floor:0.00} | {ort / ours:0.00} | {delta:0.0e+0} | {Time(twoThreads)} | {twoThreads / floor:0.00} | " +
+            $"| {model.Shape} | {Time(readFloor)} | {ReadFloor.Loops[model.StepFloorRecurrent.Loop]} | {Time(floor)} | {Time(fma)} | {Time(pointwise)} | {Time(ours)} | {Time(ort)} | " +
+            $"{ours / floor:0.00} | {ours / (floor + pointwise):0.00} | {ort / floor:0.00} | {ort / ours:0.00} | {delta:0.0e+0} | {Time(twoThreads)} | {twoThreads / floor:0.00} | " +
             $"{Time(ortTwoThreads)} | {ortTwoThreads / twoThreads:0.00} |");
         return (row, readFloor);
     }
@@ -172,11 +176,12 @@ internal static class QuickReport
         double recurrent = 2 * batch * 4 * hidden * hidden / flopsPerSecond;
         double projection = 2 * batch * 4 * hidden * input / flopsPerSecond;
         double floor = Math.Max(readFloor, recurrent) + projection;
+        double pointwise = StepTimer.Median(static m => m.Pointwise.RunSequence(), model, PeerWarmupSeconds, BatchBudgetSeconds) / Steps;
         double ours = StepTimer.Median(static m => m.Sequence(), model, PeerWarmupSeconds, BatchBudgetSeconds) / Steps;
         double ort = StepTimer.Median(static m => m.OrtSequence.Run(), model, PeerWarmupSeconds, BatchBudgetSeconds) / Steps;
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"| {model.Shape} | {model.Batch} | {Time(readFloor)} | {Time(recurrent)} | {Time(projection)} | {Time(floor)} | {Time(ours)} | {ours / floor:0.00} | " +
+            $"| {model.Shape} | {model.Batch} | {Time(readFloor)} | {Time(recurrent)} | {Time(projection)} | {Time(floor)} | {Time(pointwise)} | {Time(ours)} | {ours / floor:0.00} | {ours / (floor + pointwise):0.00} | " +
             $"{2.0 * model.Fma.Fmas / ours / 1e9:0.0} | {Time(ort)} | {ort / floor:0.00} | {ort / ours:0.00} | {model.OrtSequence.MaxDifference:0.0e+0} |");
     }
 
