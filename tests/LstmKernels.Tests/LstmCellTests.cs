@@ -178,16 +178,26 @@ public sealed partial class LstmCellTests
     [InlineData(WeightPrecision.Float32, 600, 300, 20)]
     public void LstmCell_LargeBatch_RowsAreBitwiseTheRowAlone(WeightPrecision precision, int I, int H, int B)
     {
-        var cell = new LstmCell(LstmParameters.CreateRandom(I, H, 7), precision);
-        float[] x = Generators.Fill(B * I, Dist.Unit, 1), h = Generators.Fill(B * H, Dist.Unit, 2), c = Generators.Fill(B * H, Dist.Unit, 3);
-        float[] hb = new float[B * H], cb = new float[B * H];
-        cell.Forward(x, h, c, hb, cb);
-        float[] h1 = new float[H], c1 = new float[H];
-        for (int b = 0; b < B; b++)
+        BatchRows rows = BatchRows.Step(new LstmCell(LstmParameters.CreateRandom(I, H, 7), precision), B);
+        Check.BitwiseEqual(rows.AloneH, rows.BatchH, "h of the batch against each row alone");
+        Check.BitwiseEqual(rows.AloneC, rows.BatchC, "c of the batch against each row alone");
+    }
+
+    /// <summary>B random rows (seeds 1, 2, 3) stepped as one batch, and each row stepped alone.</summary>
+    private sealed record BatchRows(float[] X, float[] H, float[] C, float[] BatchH, float[] BatchC, float[] AloneH, float[] AloneC)
+    {
+        public static BatchRows Step(LstmCell cell, int batch)
         {
-            cell.Forward(x.AsSpan(b * I, I), h.AsSpan(b * H, H), c.AsSpan(b * H, H), h1, c1);
-            Assert.True(h1.AsSpan().SequenceEqual(hb.AsSpan(b * H, H)), $"row {b}: h differs from the row alone");
-            Assert.True(c1.AsSpan().SequenceEqual(cb.AsSpan(b * H, H)), $"row {b}: c differs from the row alone");
+            int input = cell.InputSize, hidden = cell.HiddenSize;
+            float[] x = Generators.Fill(batch * input, Dist.Unit, 1), h = Generators.Fill(batch * hidden, Dist.Unit, 2), c = Generators.Fill(batch * hidden, Dist.Unit, 3);
+            var rows = new BatchRows(x, h, c, new float[batch * hidden], new float[batch * hidden], new float[batch * hidden], new float[batch * hidden]);
+            cell.Forward(x, h, c, rows.BatchH, rows.BatchC);
+            for (int b = 0; b < batch; b++)
+            {
+                cell.Forward(x.AsSpan(b * input, input), h.AsSpan(b * hidden, hidden), c.AsSpan(b * hidden, hidden), rows.AloneH.AsSpan(b * hidden, hidden), rows.AloneC.AsSpan(b * hidden, hidden));
+            }
+
+            return rows;
         }
     }
 
@@ -197,18 +207,12 @@ public sealed partial class LstmCellTests
     {
         const int I = 11, H = 37, B = 9;
         var cell = new LstmCell(LstmParameters.CreateRandom(I, H, 5));
-        float[] x = Generators.Fill(B * I, Dist.Unit, 1), h = Generators.Fill(B * H, Dist.Unit, 2), c = Generators.Fill(B * H, Dist.Unit, 3);
-        float[] hb = new float[B * H], cb = new float[B * H];
-        cell.Forward(x, h, c, hb, cb);
-        float[] h1 = new float[H], c1 = new float[H];
-        for (int b = 0; b < B; b++)
+        BatchRows rows = BatchRows.Step(cell, B);
+        (float[] x, float[] h, float[] c, float[] hb, float[] cb) = (rows.X, rows.H, rows.C, rows.BatchH, rows.BatchC);
+        for (int k = 0; k < B * H; k++)
         {
-            cell.Forward(x.AsSpan(b * I, I), h.AsSpan(b * H, H), c.AsSpan(b * H, H), h1, c1);
-            for (int j = 0; j < H; j++)
-            {
-                Check.Near(c1[j], cb[(b * H) + j], Tolerances.BatchRowVsSingle * Tolerances.CellC(c1[j]), $"row {b} c", j);
-                Check.Near(h1[j], hb[(b * H) + j], Tolerances.BatchRowVsSingle * Tolerances.CellH, $"row {b} h", j);
-            }
+            Check.Near(rows.AloneC[k], cb[k], Tolerances.BatchRowVsSingle * Tolerances.CellC(rows.AloneC[k]), $"row {k / H} c", k % H);
+            Check.Near(rows.AloneH[k], hb[k], Tolerances.BatchRowVsSingle * Tolerances.CellH, $"row {k / H} h", k % H);
         }
 
         foreach ((string where, int row) in (ReadOnlySpan<(string, int)>)[("x", 2), ("hPrev", 5), ("cPrev", 8), ("x", 0)])
