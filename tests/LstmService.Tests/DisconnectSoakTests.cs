@@ -30,7 +30,10 @@ public sealed class DisconnectSoakTests
         Assert.True(unexpected == 0, first);
         Assert.All(checkpoints, c => Assert.Equal((0, 0), (c.ActiveStreams, c.OpenSlots)));
         Assert.True(host.Logs.Errors.Count == 0, string.Join("\n", host.Logs.Errors));
-        long growth = checkpoints[^1].HeapBytes - checkpoints[0].HeapBytes;
+        // The smaller of the last two checkpoints: a leak grows the heap at every one of them (1.5 KB a stream is 1.8 MB by
+        // the second-to-last), while a one-off growth of a pool between the last two (3 MB once on the scalar leg,
+        // 2026-12-03) is not a leak.
+        long growth = Math.Min(checkpoints[^1].HeapBytes, checkpoints[^2].HeapBytes) - checkpoints[0].HeapBytes;
         Assert.True(
             growth < Bound,
             $"The heap grew {growth} B over {Count - Warmup} disconnects ({string.Join(", ", checkpoints.Select(c => $"{c.Disconnects}: {c.HeapBytes} B"))}).");
